@@ -1,0 +1,487 @@
+package heartbeat
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Outcome is what became of one ping (SPEC H3).
+type Outcome int
+
+const (
+	// Expired means the server held the request for the whole interval and
+	// answered "no changes": the path survived that much idle time.
+	Expired Outcome = iota + 1
+	// Changed means the server answered early with changes. It proves the
+	// path works but nothing about idle time.
+	Changed
+	// TimedOut means no answer arrived by the deadline (interval + Buffer):
+	// a middlebox dropped the idle connection.
+	TimedOut
+	// KnownCause means the ping failed for a known reason unrelated to idle
+	// timeouts: a phone call, the radio switched off, a server error.
+	KnownCause
+	// NetworkLost means there was no connectivity at all: a dial failure, no
+	// route, a DNS failure.
+	NetworkLost
+)
+
+// String returns the outcome's name in lower case, e.g. "timed-out".
+func (o Outcome) String() string {
+	switch o {
+	case Expired:
+		return "expired"
+	case Changed:
+		return "changed"
+	case TimedOut:
+		return "timed-out"
+	case KnownCause:
+		return "known-cause"
+	case NetworkLost:
+		return "network-lost"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
+
+// Reason says why the interval changed (SPEC H13).
+type Reason int
+
+const (
+	// ReasonNone means the interval did not change.
+	ReasonNone Reason = iota
+	// ReasonConfirmed: Confirmations successive Expired round trips raised
+	// the interval (H4).
+	ReasonConfirmed
+	// ReasonReverted: the first full ping at a newly raised interval timed
+	// out, so the interval went back to the one before the raise (H5).
+	ReasonReverted
+	// ReasonTimedOut: a ping at an interval that had not just been raised
+	// timed out, so the interval dropped to the minimum (H5).
+	ReasonTimedOut
+	// ReasonNetworkLost: connectivity was lost, so the interval dropped to
+	// the minimum while the best confirmed one is remembered (H7).
+	ReasonNetworkLost
+	// ReasonRestored: coverage returned, so the remembered interval was
+	// restored at once (H7).
+	ReasonRestored
+	// ReasonServerBounds: the server's permissible range moved the interval
+	// (H8).
+	ReasonServerBounds
+	// ReasonNetworkSwitch: the tuner switched to another network's learned
+	// interval, or to the starting interval on a new network (H11).
+	ReasonNetworkSwitch
+	// ReasonRestore: learned state was restored from a document (H12).
+	ReasonRestore
+)
+
+var reasonNames = [...]string{
+	ReasonNone:          "none",
+	ReasonConfirmed:     "confirmed",
+	ReasonReverted:      "reverted",
+	ReasonTimedOut:      "timed-out",
+	ReasonNetworkLost:   "network-lost",
+	ReasonRestored:      "restored",
+	ReasonServerBounds:  "server-bounds",
+	ReasonNetworkSwitch: "network-switch",
+	ReasonRestore:       "restore",
+}
+
+// String returns the reason's name in lower case, e.g. "reverted".
+func (r Reason) String() string {
+	if r >= 0 && int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("Reason(%d)", int(r))
+}
+
+// Change reports an interval change (SPEC H13). Reason is ReasonNone exactly
+// when From equals To.
+type Change struct {
+	From, To time.Duration
+	Reason   Reason
+}
+
+// String formats the change for logs, e.g. "8m0s -> 13m0s (confirmed)".
+func (c Change) String() string {
+	if c.Reason == ReasonNone {
+		return fmt.Sprintf("%v (unchanged)", c.To)
+	}
+	return fmt.Sprintf("%v -> %v (%v)", c.From, c.To, c.Reason)
+}
+
+// Snapshot is a copy of a Tuner's state, for status displays and logs.
+type Snapshot struct {
+	// Network is the current network identity ("" until SwitchNetwork).
+	Network string
+	// Interval is the heartbeat for the next ping; Deadline adds Buffer.
+	Interval, Deadline time.Duration
+	// Min and Max are the effective bounds: the device's range intersected
+	// with the server's.
+	Min, Max time.Duration
+	// ServerMin and ServerMax are the server's stated range; zero means the
+	// server stated no such limit.
+	ServerMin, ServerMax time.Duration
+	// Streak is the number of successive Expired round trips at Interval.
+	Streak int
+	// Ceiling is, for Adaptive, the lowest interval known to fail on this
+	// network; zero means none.
+	Ceiling time.Duration
+	// Remembered is the interval to restore when coverage returns after
+	// NetworkLost; zero means none is pending.
+	Remembered time.Duration
+	// Workable is false when push has been reported unworkable (H9).
+	Workable bool
+}
+
+// Tuner decides the heartbeat interval for the next ping from the outcomes
+// of earlier pings, per network. It is pure (no clock, goroutines or I/O),
+// Observe does not allocate, and all methods are safe for concurrent use: a
+// mutex inside serializes them.
+type Tuner struct {
+	mu  sync.Mutex
+	cfg Config // with defaults applied
+
+	serverMin, serverMax time.Duration // stated by the server; 0 = none
+	lo, hi               time.Duration // effective bounds
+
+	cur      *network
+	networks map[string]*network
+	clock    uint64 // recency counter for MaxNetworks eviction
+}
+
+// network is the learned state of one network (SPEC H11).
+type network struct {
+	id       string
+	interval time.Duration
+	// prev is the interval before the last raise; raised reports that no
+	// full-length ping has yet completed at the raised interval (H5).
+	prev   time.Duration
+	raised bool
+	streak int // successive Expired at interval (H4)
+	// confirmed is the largest interval the path survived idle, not since
+	// contradicted by a timeout (H7).
+	confirmed time.Duration
+	// lost and remembered: the best confirmed interval saved when the
+	// network was lost, restored when coverage returns (H7).
+	lost       bool
+	remembered time.Duration
+	floorFails int  // successive timeouts at the floor (H9)
+	unworkable bool // H9
+	// Adaptive (H10): the lowest interval that failed, the stable round
+	// trips since, and whether the current raise probes above it.
+	ceiling time.Duration
+	stable  int
+	probing bool
+	used    uint64
+}
+
+// New returns a Tuner for cfg, or an error naming the field that breaks the
+// rules of SPEC H2 (wrapping ErrInvalidConfig).
+func New(cfg Config) (*Tuner, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t := &Tuner{cfg: cfg, lo: cfg.Min, hi: cfg.Max, networks: make(map[string]*network)}
+	t.cur = t.newNetwork("")
+	return t, nil
+}
+
+// newNetwork adds a network at the starting interval, forgetting the least
+// recently used network if MaxNetworks would be exceeded. It is called only
+// to make the new network current, so the current one may be forgotten too
+// (when MaxNetworks is 1).
+func (t *Tuner) newNetwork(id string) *network {
+	if len(t.networks) >= t.cfg.MaxNetworks {
+		var oldest *network
+		for _, n := range t.networks {
+			if oldest == nil || n.used < oldest.used {
+				oldest = n
+			}
+		}
+		delete(t.networks, oldest.id)
+	}
+	n := &network{id: id, interval: t.clamp(t.cfg.Default)}
+	t.clock++
+	n.used = t.clock
+	t.networks[id] = n
+	return n
+}
+
+func (t *Tuner) clamp(d time.Duration) time.Duration {
+	return min(max(d, t.lo), t.hi)
+}
+
+// Interval returns the heartbeat interval for the next ping.
+func (t *Tuner) Interval() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur.interval
+}
+
+// Deadline returns how long to wait for the next ping's answer before it
+// counts as TimedOut: Interval plus Buffer (SPEC T2).
+func (t *Tuner) Deadline() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur.interval + t.cfg.Buffer
+}
+
+// Workable reports whether push works on the current network. It turns
+// false after UnworkableAfter successive timeouts at the lowest allowed
+// interval: the network drops idle connections sooner than any interval the
+// device and server allow (SPEC H9). The application should then fall back
+// to scheduled sync and probe push again later; the next Expired answer
+// turns it true again. Changed answers do not, because they prove nothing
+// about idle time.
+func (t *Tuner) Workable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return !t.cur.unworkable
+}
+
+// Network returns the current network identity.
+func (t *Tuner) Network() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cur.id
+}
+
+// Snapshot returns a copy of the tuner's state for the current network.
+func (t *Tuner) Snapshot() Snapshot {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.cur
+	s := Snapshot{
+		Network:   n.id,
+		Interval:  n.interval,
+		Deadline:  n.interval + t.cfg.Buffer,
+		Min:       t.lo,
+		Max:       t.hi,
+		ServerMin: t.serverMin,
+		ServerMax: t.serverMax,
+		Streak:    n.streak,
+		Workable:  !n.unworkable,
+	}
+	if t.cfg.Strategy == Adaptive {
+		s.Ceiling = n.ceiling
+	}
+	if n.lost {
+		s.Remembered = n.remembered
+	}
+	return s
+}
+
+// Observe records the outcome of the ping that used the current interval
+// and returns the resulting change, which has Reason ReasonNone when the
+// interval stayed (SPEC H3-H7, H9, H10). An Outcome outside the defined
+// constants changes nothing.
+func (t *Tuner) Observe(o Outcome) Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.cur
+	from := n.interval
+	reason := ReasonNone
+	switch o {
+	case Expired:
+		reason = t.expired(n)
+	case Changed:
+		reason = t.changed(n)
+	case TimedOut:
+		reason = t.timedOut(n)
+	case NetworkLost:
+		reason = t.networkLost(n)
+	}
+	// KnownCause (H6) and unknown outcomes change nothing at all.
+	if n.interval == from {
+		reason = ReasonNone
+	}
+	return Change{From: from, To: n.interval, Reason: reason}
+}
+
+// expired handles a full-interval round trip (H4, H7, H9, H10).
+func (t *Tuner) expired(n *network) Reason {
+	n.floorFails, n.unworkable = 0, false
+	if n.lost {
+		return t.restore(n)
+	}
+	n.raised = false
+	n.confirmed = n.interval
+	if n.probing {
+		// The probe above the ceiling survived: the network changed.
+		n.ceiling, n.stable, n.probing = 0, 0, false
+	} else if n.ceiling > 0 {
+		n.stable++
+	}
+	n.streak++
+	if n.streak < t.cfg.Confirmations {
+		return ReasonNone
+	}
+	return t.raise(n)
+}
+
+// changed handles an early answer with changes: neutral for every rule about
+// idle time (H4), but proof that coverage is back (H7).
+func (t *Tuner) changed(n *network) Reason {
+	if n.lost {
+		return t.restore(n)
+	}
+	if n.ceiling > 0 && !n.probing {
+		n.stable++
+	}
+	return ReasonNone
+}
+
+// raise increases the interval after enough confirmations (H4, H10).
+func (t *Tuner) raise(n *network) Reason {
+	if n.interval >= t.hi {
+		return ReasonNone
+	}
+	step := t.cfg.Increment
+	if t.cfg.Strategy == Adaptive && n.ceiling > 0 {
+		if n.stable >= t.cfg.CeilingTTL {
+			n.probing = true // test the old ceiling with one full step
+		} else {
+			gap := n.ceiling - n.interval
+			if gap <= t.cfg.Resolution {
+				return ReasonNone // settled just below the ceiling
+			}
+			step = min(step, gap/2)
+		}
+	}
+	n.prev = n.interval
+	n.interval = min(n.interval+step, t.hi)
+	n.raised = true
+	n.streak = 0
+	return ReasonConfirmed
+}
+
+// timedOut handles a silent drop (H5, H9, H10).
+func (t *Tuner) timedOut(n *network) Reason {
+	failed := n.interval
+	n.streak = 0
+	if t.cfg.Strategy == Adaptive {
+		// A timeout at the floor is no ceiling: it would forbid every
+		// increase, while the floor's own fate is H9's business.
+		if failed > t.lo && (n.ceiling == 0 || failed < n.ceiling) {
+			n.ceiling = failed
+		}
+		n.stable, n.probing = 0, false
+	}
+	if failed <= t.lo {
+		n.floorFails++
+		if n.floorFails >= t.cfg.UnworkableAfter {
+			n.unworkable = true
+		}
+	}
+	reason := ReasonTimedOut
+	if n.raised {
+		n.interval = n.prev
+		reason = ReasonReverted
+	} else {
+		n.interval = t.lo
+	}
+	n.raised = false
+	n.confirmed = min(n.confirmed, n.interval)
+	return reason
+}
+
+// networkLost drops to the floor and remembers the best confirmed interval
+// for when coverage returns (H7).
+func (t *Tuner) networkLost(n *network) Reason {
+	if !n.lost {
+		n.lost = true
+		n.remembered = n.confirmed
+	}
+	n.interval = t.lo
+	n.raised, n.streak, n.probing = false, 0, false
+	return ReasonNetworkLost
+}
+
+// restore brings back the remembered interval when coverage returns (H7).
+func (t *Tuner) restore(n *network) Reason {
+	n.lost = false
+	n.interval = t.clamp(max(n.remembered, n.interval))
+	n.confirmed = n.interval
+	n.remembered = 0
+	n.raised, n.streak = false, 0
+	return ReasonRestored
+}
+
+// SetServerBounds records the server's permissible heartbeat range and
+// clamps the tuner to its intersection with the device's range (SPEC H8). A
+// zero min or max means the server states no such limit. EAS servers report
+// a violated limit in Ping status 5; Exchange's default range is 1 to 45
+// minutes.
+//
+// If the ranges do not overlap, SetServerBounds returns an error wrapping
+// ErrPushUnavailable and leaves the tuner unchanged: direct push cannot work
+// with this server, and the application should fall back to scheduled sync.
+// Negative bounds, or min > max, wrap ErrInvalidConfig.
+func (t *Tuner) SetServerBounds(min, max time.Duration) (Change, error) {
+	if min < 0 || max < 0 || (max > 0 && min > max) {
+		return Change{}, fmt.Errorf("%w: server bounds [%v, %v]", ErrInvalidConfig, min, max)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	lo, hi := effectiveBounds(t.cfg, min, max)
+	from := t.cur.interval
+	if lo > hi {
+		return Change{From: from, To: from}, fmt.Errorf("%w: server range [%v, %v] and device range [%v, %v] do not overlap",
+			ErrPushUnavailable, min, formatMax(max), t.cfg.Min, t.cfg.Max)
+	}
+	t.serverMin, t.serverMax, t.lo, t.hi = min, max, lo, hi
+	for _, n := range t.networks {
+		n.interval = t.clamp(n.interval)
+		n.prev = t.clamp(n.prev)
+		if n.prev >= n.interval {
+			n.raised = false // clamped back to where the raise started
+		}
+	}
+	return t.change(from, ReasonServerBounds), nil
+}
+
+func effectiveBounds(cfg Config, serverMin, serverMax time.Duration) (lo, hi time.Duration) {
+	lo, hi = max(cfg.Min, serverMin), cfg.Max
+	if serverMax > 0 {
+		hi = min(hi, serverMax)
+	}
+	return lo, hi
+}
+
+func formatMax(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return d.String()
+}
+
+// change builds the Change from `from` to the current interval.
+func (t *Tuner) change(from time.Duration, reason Reason) Change {
+	if t.cur.interval == from {
+		reason = ReasonNone
+	}
+	return Change{From: from, To: t.cur.interval, Reason: reason}
+}
+
+// SwitchNetwork makes id the current network (SPEC H11): its learned
+// interval comes back, or a new network starts at Default. The identity is
+// any string the application chooses, e.g. "wifi:HomeAP" or "cell:310-260".
+// Switching to the current network changes nothing.
+func (t *Tuner) SwitchNetwork(id string) Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	from := t.cur.interval
+	if id == t.cur.id {
+		return t.change(from, ReasonNone)
+	}
+	n, ok := t.networks[id]
+	if !ok {
+		n = t.newNetwork(id)
+	}
+	t.clock++
+	n.used = t.clock
+	t.cur = n
+	return t.change(from, ReasonNetworkSwitch)
+}
