@@ -1,0 +1,573 @@
+package pingtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// Answer is how the server ended one request.
+type Answer int
+
+const (
+	// Expired: the heartbeat passed with no change (200 expired).
+	Expired Answer = iota + 1
+	// Changed: a requested folder had a change (200 changed).
+	Changed
+	// OutOfBounds: the heartbeat was outside the server's bounds (200
+	// out-of-bounds).
+	OutOfBounds
+	// Rejected: the request was malformed (4xx with a plain-text reason).
+	Rejected
+	// Faulted: an injected fault other than Normal answered (or did not).
+	Faulted
+	// Abandoned: the client went away, or the server was closed, while
+	// the request was held; nothing was answered and no change consumed.
+	Abandoned
+)
+
+// String returns "expired", "changed", "out-of-bounds", "rejected",
+// "faulted" or "abandoned".
+func (a Answer) String() string {
+	switch a {
+	case Expired:
+		return "expired"
+	case Changed:
+		return "changed"
+	case OutOfBounds:
+		return "out-of-bounds"
+	case Rejected:
+		return "rejected"
+	case Faulted:
+		return "faulted"
+	case Abandoned:
+		return "abandoned"
+	}
+	return fmt.Sprintf("Answer(%d)", int(a))
+}
+
+// Request is one entry of the request log: one HTTP request the server
+// (behind the middlebox, if any) received, entered when it ended.
+type Request struct {
+	// Arrived is when the request's headers had been read (server Clock).
+	Arrived time.Time
+	// Ended is when the answer was written, or the request was abandoned.
+	Ended time.Time
+	// Heartbeat is the requested heartbeat; zero if the request was
+	// malformed.
+	Heartbeat time.Duration
+	// Answer is how the request ended.
+	Answer Answer
+	// Status is the HTTP status sent; zero if none was sent.
+	Status int
+	// Fault is the fault injected into the answer; the zero Fault if none.
+	Fault Fault
+	// Conn numbers the client's TCP connection, from 1 in order of
+	// arrival at the front (the middlebox, if any): requests with the
+	// same Conn came over the same client connection.
+	Conn uint64
+	// Remote is the client's address ("127.0.0.1:54321").
+	Remote string
+}
+
+// Stats is a snapshot of the server's counters since it started.
+type Stats struct {
+	// Requests is the number of HTTP requests received, malformed ones
+	// included.
+	Requests int
+	// Expired, Changed, OutOfBounds, Rejected, Faulted and Abandoned
+	// count the requests that ended each way (see Answer).
+	Expired, Changed, OutOfBounds, Rejected, Faulted, Abandoned int
+	// Deliveries is the number of folder changes delivered in changed
+	// answers (a changed answer naming two folders counts two).
+	Deliveries int
+	// MeanDelay and MaxDelay are the mean and largest delivery delay: from
+	// the PostChange that marked a folder to the changed answer that
+	// delivered it. Zero before the first delivery.
+	MeanDelay, MaxDelay time.Duration
+	// Held is the number of pings being held now, waiting for a change or
+	// for their heartbeat to pass.
+	Held int
+	// Stalled is the number of requests kept open now by a Stall, Hang or
+	// Trickle fault.
+	Stalled int
+	// Pending is the number of folders with an undelivered change.
+	Pending int
+}
+
+// backend is the ping protocol: an http.Handler with the mailbox, the held
+// pings, faults, statistics and the request log. It has no sockets of its
+// own, so its rules can be tested with httptest and testing/synctest.
+type backend struct {
+	clk  clock.Clock
+	quit chan struct{} // closed by close: releases every held request
+
+	// identify names the client connection of a request; nil: unknown.
+	identify func(r *http.Request) (conn uint64, remote string)
+
+	// onHold, if set, is called (without the lock) each time a ping
+	// starts being held or a fault starts stalling. Test seam.
+	onHold func()
+
+	mu       sync.Mutex
+	closed   bool
+	active   int           // handlers running
+	drained  chan struct{} // closed when closed && active == 0
+	min, max time.Duration
+	pending  map[string]time.Time // folder -> earliest undelivered post
+	head     *waiter              // held pings, oldest first
+	tail     *waiter
+	faults   faultPlan
+	stats    Stats
+	delaySum time.Duration
+	log      []Request // ring of at most logSize
+	logNext  int
+	logSize  int // < 0: no log
+}
+
+// waiter is one held ping.
+type waiter struct {
+	folders    []string // nil: every folder
+	wake       chan struct{}
+	changes    []delivery // set when a change was handed to this waiter
+	prev, next *waiter
+	linked     bool
+}
+
+type delivery struct {
+	folder string
+	posted time.Time
+}
+
+func newBackend(cfg Config) *backend {
+	clk := cfg.Clock
+	if clk == nil {
+		clk = clock.New()
+	}
+	logSize := cfg.LogSize
+	if logSize == 0 {
+		logSize = DefaultLogSize
+	}
+	return &backend{
+		clk:     clk,
+		quit:    make(chan struct{}),
+		drained: make(chan struct{}),
+		min:     cfg.MinHeartbeat,
+		max:     cfg.MaxHeartbeat,
+		pending: make(map[string]time.Time),
+		faults:  newFaultPlan(cfg.Seed),
+		logSize: logSize,
+	}
+}
+
+// close releases every held request and makes later requests fail fast;
+// wait then waits for the handlers to return.
+func (b *backend) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	close(b.quit)
+	if b.active == 0 {
+		close(b.drained)
+	}
+}
+
+func (b *backend) wait() { <-b.drained }
+
+func (b *backend) enter() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.active++
+	return true
+}
+
+func (b *backend) leave(e *Request) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active--
+	if b.closed && b.active == 0 {
+		close(b.drained)
+	}
+	switch e.Answer {
+	case Expired:
+		b.stats.Expired++
+	case Changed:
+		b.stats.Changed++
+	case OutOfBounds:
+		b.stats.OutOfBounds++
+	case Rejected:
+		b.stats.Rejected++
+	case Faulted:
+		b.stats.Faulted++
+	case Abandoned:
+		b.stats.Abandoned++
+	}
+	e.Ended = b.clk.Now()
+	if b.logSize < 0 {
+		return
+	}
+	if len(b.log) < b.logSize {
+		b.log = append(b.log, *e)
+		return
+	}
+	b.log[b.logNext] = *e
+	b.logNext = (b.logNext + 1) % b.logSize
+}
+
+// ServeHTTP answers one request according to the protocol in the package
+// documentation.
+func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !b.enter() {
+		http.Error(w, "pingtest: server closed", http.StatusServiceUnavailable)
+		return
+	}
+	e := Request{Arrived: b.clk.Now()}
+	if b.identify != nil {
+		e.Conn, e.Remote = b.identify(r)
+	}
+	b.mu.Lock()
+	b.stats.Requests++
+	b.mu.Unlock()
+	defer b.leave(&e)
+
+	p, status, msg := readPing(w, r)
+	if status != 0 {
+		e.Answer, e.Status = Rejected, status
+		if status == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		http.Error(w, msg, status)
+		return
+	}
+	e.Heartbeat = p.Heartbeat
+
+	b.mu.Lock()
+	f := b.faults.next()
+	minHB, maxHB := b.min, b.max
+	b.mu.Unlock()
+	e.Fault = f
+	setFaultHeaders(w.Header(), f)
+	if f.Kind != Normal {
+		e.Answer = Faulted
+		e.Status = b.serveFault(w, r, f)
+		return
+	}
+
+	switch {
+	case minHB > 0 && p.Heartbeat < minHB:
+		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(minHB))
+		return
+	case maxHB > 0 && p.Heartbeat > maxHB:
+		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(maxHB))
+		return
+	}
+
+	changes, ok := b.hold(r.Context(), p)
+	switch {
+	case !ok:
+		e.Answer = Abandoned
+	case changes == nil:
+		e.Answer, e.Status = Expired, writeJSON(w, answerExpired)
+	default:
+		folders := make([]string, len(changes))
+		for i, c := range changes {
+			folders[i] = c.folder
+		}
+		e.Answer, e.Status = Changed, writeJSON(w, encodeChanged(folders))
+	}
+}
+
+// readPing checks method, content type and size, and decodes the body.
+// A non-zero status means the request is rejected with that status and a
+// plain-text msg.
+func readPing(w http.ResponseWriter, r *http.Request) (p ping, status int, msg string) {
+	if r.Method != http.MethodPost {
+		return ping{}, http.StatusMethodNotAllowed, "pingtest: a ping is a POST, not " + r.Method
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return ping{}, http.StatusUnsupportedMediaType,
+			"pingtest: Content-Type must be application/json, got " + strconv.Quote(r.Header.Get("Content-Type"))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return ping{}, http.StatusRequestEntityTooLarge,
+				"pingtest: request body is larger than " + strconv.Itoa(maxRequestBytes) + " bytes"
+		}
+		return ping{}, http.StatusBadRequest, "pingtest: reading the request body: " + err.Error()
+	}
+	p, err = decodePing(body)
+	if err != nil {
+		return ping{}, http.StatusBadRequest, err.Error()
+	}
+	return p, 0, ""
+}
+
+func writeJSON(w http.ResponseWriter, body []byte) int {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	return http.StatusOK
+}
+
+// hold waits for a change to one of p's folders or for p's heartbeat to
+// pass. It returns the delivered changes, sorted by folder (nil: the
+// heartbeat passed), and ok=false if the request ended first (client gone
+// or server closed); then nothing is consumed.
+func (b *backend) hold(ctx context.Context, p ping) (changes []delivery, ok bool) {
+	b.mu.Lock()
+	if ctx.Err() != nil || b.closed {
+		b.mu.Unlock()
+		return nil, false
+	}
+	if d := b.take(p.Folders); d != nil {
+		b.recordDeliveries(d)
+		b.mu.Unlock()
+		return d, true
+	}
+	w := &waiter{folders: p.Folders, wake: make(chan struct{}, 1)}
+	b.link(w)
+	b.stats.Held++
+	b.mu.Unlock()
+	if b.onHold != nil {
+		b.onHold()
+	}
+
+	t := b.clk.Timer(p.Heartbeat)
+	defer t.Stop()
+	expired := false
+	select {
+	case <-w.wake:
+	case <-t.C:
+		expired = true
+	case <-ctx.Done():
+	case <-b.quit:
+	}
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w.linked { // nothing was handed over
+		b.unlink(w)
+		b.stats.Held--
+		return nil, expired
+	}
+	// A change was handed over, perhaps at the same instant as the timer,
+	// the cancellation or Close. Deliver it if the client can still get it.
+	if ctx.Err() != nil || b.closed {
+		b.restore(w.changes)
+		return nil, false
+	}
+	b.recordDeliveries(w.changes)
+	return w.changes, true
+}
+
+// take removes and returns the pending changes among folders (nil: all),
+// sorted by folder; nil if there are none. Called with b.mu held.
+func (b *backend) take(folders []string) []delivery {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	var d []delivery
+	if folders == nil {
+		d = make([]delivery, 0, len(b.pending))
+		for f, t := range b.pending {
+			d = append(d, delivery{f, t})
+		}
+		clear(b.pending)
+	} else {
+		for _, f := range folders {
+			if t, ok := b.pending[f]; ok {
+				d = append(d, delivery{f, t})
+				delete(b.pending, f)
+			}
+		}
+	}
+	if len(d) > 1 {
+		slices.SortFunc(d, func(x, y delivery) int {
+			switch {
+			case x.folder < y.folder:
+				return -1
+			case x.folder > y.folder:
+				return 1
+			}
+			return 0
+		})
+	}
+	return d
+}
+
+// restore puts changes that could not be delivered back, keeping the
+// earliest post time, and hands them to other held pings. Called with b.mu
+// held.
+func (b *backend) restore(changes []delivery) {
+	for _, c := range changes {
+		if t, ok := b.pending[c.folder]; !ok || c.posted.Before(t) {
+			b.pending[c.folder] = c.posted
+		}
+	}
+	b.dispatch()
+}
+
+// dispatch hands pending changes to held pings, oldest ping first; each
+// change goes to one ping. Called with b.mu held.
+func (b *backend) dispatch() {
+	for w := b.head; w != nil && len(b.pending) > 0; {
+		next := w.next
+		if d := b.take(w.folders); d != nil {
+			b.unlink(w)
+			b.stats.Held--
+			w.changes = d
+			w.wake <- struct{}{}
+		}
+		w = next
+	}
+}
+
+func (b *backend) recordDeliveries(d []delivery) {
+	now := b.clk.Now()
+	for _, c := range d {
+		delay := max(now.Sub(c.posted), 0)
+		b.stats.Deliveries++
+		b.delaySum += delay
+		b.stats.MaxDelay = max(b.stats.MaxDelay, delay)
+	}
+}
+
+func (b *backend) link(w *waiter) {
+	w.prev, w.next, w.linked = b.tail, nil, true
+	if b.tail == nil {
+		b.head = w
+	} else {
+		b.tail.next = w
+	}
+	b.tail = w
+}
+
+func (b *backend) unlink(w *waiter) {
+	if w.prev == nil {
+		b.head = w.next
+	} else {
+		w.prev.next = w.next
+	}
+	if w.next == nil {
+		b.tail = w.prev
+	} else {
+		w.next.prev = w.prev
+	}
+	w.prev, w.next, w.linked = nil, nil, false
+}
+
+func (b *backend) postChange(folders []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.clk.Now()
+	for _, f := range folders {
+		if f == "" {
+			continue
+		}
+		if _, ok := b.pending[f]; !ok {
+			b.pending[f] = now
+		}
+	}
+	b.dispatch()
+}
+
+func (b *backend) setBounds(minHB, maxHB time.Duration) error {
+	if err := validateBounds(minHB, maxHB); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.min, b.max = minHB, maxHB
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *backend) inject(n int, f Fault) error {
+	if n <= 0 {
+		return fmt.Errorf("pingtest: Inject count %d must be positive", n)
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.faults.script = append(b.faults.script, scripted{f, n})
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *backend) injectRandom(p float64, f Fault) error {
+	if !(p > 0 && p <= 1) {
+		return fmt.Errorf("pingtest: InjectRandom probability %v must be in (0, 1]", p)
+	}
+	if err := f.validate(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.faults.total+p > 1+1e-9 {
+		return fmt.Errorf("pingtest: InjectRandom probabilities add up to %v, more than 1", b.faults.total+p)
+	}
+	b.faults.total += p
+	b.faults.random = append(b.faults.random, randomFault{f, p})
+	return nil
+}
+
+func (b *backend) clearFaults() {
+	b.mu.Lock()
+	b.faults.script, b.faults.random, b.faults.total = nil, nil, 0
+	b.mu.Unlock()
+}
+
+func (b *backend) snapshot() Stats {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.stats
+	s.Pending = len(b.pending)
+	if s.Deliveries > 0 {
+		s.MeanDelay = b.delaySum / time.Duration(s.Deliveries)
+	}
+	return s
+}
+
+func (b *backend) requests() []Request {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.logSize < 0 {
+		return nil
+	}
+	out := make([]Request, 0, len(b.log))
+	out = append(out, b.log[b.logNext:]...)
+	return append(out, b.log[:b.logNext]...)
+}
+
+func setFaultHeaders(h http.Header, f Fault) {
+	if f.RetryAfter != "" {
+		h.Set("Retry-After", f.RetryAfter)
+	}
+	if f.Backoff != "" {
+		name := f.BackoffHeader
+		if name == "" {
+			name = DefaultBackoffHeader
+		}
+		h.Set(name, f.Backoff)
+	}
+}
