@@ -5,20 +5,17 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-)
 
-// hordeFolderSync is a FolderSync response recorded from Horde 2.41.9.
-const hordeFolderSync = "03016a00000756 4c03310001 5203 7b36623037323061342d646261632d346539322d623638372d3239326139643639" +
-	"656639337d3100 01 4e 57 03 34 00 01 4f 48 03 40 54 61 73 6b 73 40 00 01 49 03 30 00 01 47 03 54 61 73 6b 73 00 01 4a 03 37 00 01 01" +
-	" 4f 48 03 40 4e 6f 74 65 73 40 00 01 49 03 30 00 01 47 03 4e 6f 74 65 73 00 01 4a 03 31 30 00 01 01 01 01"
+	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
+)
 
 // FuzzDecode: no input panics or hangs the decoder; whatever it accepts
 // encodes again and decodes to the same tree, and that encoding is stable
 // (decode, encode, decode round trip).
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{vecPingRequest, vecStatus5Min, vecStatus5Max, vecStatus1, vecStatus2, hordeFolderSync,
+	for _, s := range []string{vectors.PingRequest, vectors.Status5Min, vectors.Status5Max, vectors.Status1, vectors.Status2, vectors.FolderSync,
 		"03 01 6a 00 45 c3 03 aa bb cc 01", "03 01 6a 00 45 c3 8f ff ff ff 7f 01", "03 01 6a 00 c5 01 01"} {
-		f.Add(unhex(f, s))
+		f.Add(vectors.Bytes(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		tree, err := Decode(b)
@@ -63,7 +60,7 @@ func BenchmarkEncodePing(b *testing.B) {
 }
 
 func BenchmarkDecodePing(b *testing.B) {
-	msg := unhex(b, vecStatus2)
+	msg := vectors.Bytes(vectors.Status2)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {
@@ -74,7 +71,7 @@ func BenchmarkDecodePing(b *testing.B) {
 }
 
 func BenchmarkDecodeFolderSync(b *testing.B) {
-	msg := unhex(b, hordeFolderSync)
+	msg := vectors.Bytes(vectors.FolderSync)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {

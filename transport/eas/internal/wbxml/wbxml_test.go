@@ -9,26 +9,8 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
 	"pgregory.net/rapid"
-)
-
-// unhex turns "03 01 6a" into bytes.
-func unhex(t testing.TB, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
-	if err != nil {
-		t.Fatalf("bad hex %q: %v", s, err)
-	}
-	return b
-}
-
-// The test vectors of issue 7, observed from Horde ActiveSync 2.41.9.
-const (
-	vecPingRequest = "03 01 6a 00 00 0d 45 48 03 35 00 01 49 4a 4b 03 40 4e 6f 74 65 73 40 00 01 4c 03 4e 6f 74 65 73 00 01 01 01 01"
-	vecStatus5Min  = "03 01 6a 00 00 0d 45 47 03 35 00 01 48 03 31 30 00 01 01"
-	vecStatus5Max  = "03 01 6a 00 00 0d 45 47 03 35 00 01 48 03 31 32 30 00 01 01"
-	vecStatus1     = "03 01 6a 00 00 0d 45 47 03 31 00 01 01"
-	vecStatus2     = "03 01 6a 00 00 0d 45 47 03 32 00 01 49 4a 03 40 4e 6f 74 65 73 40 00 01 01 01"
 )
 
 func TestGoldenVectors(t *testing.T) {
@@ -38,21 +20,21 @@ func TestGoldenVectors(t *testing.T) {
 		hex  string
 		tree *Node
 	}{
-		{"ping request", vecPingRequest, NewElement(PingPing,
+		{"ping request", vectors.PingRequest, NewElement(PingPing,
 			NewText(PingHeartbeatInterval, "5"),
 			NewElement(PingFolders, notes))},
-		{"status 5 minimum", vecStatus5Min, NewElement(PingPing,
+		{"status 5 minimum", vectors.Status5Min, NewElement(PingPing,
 			NewText(PingStatus, "5"), NewText(PingHeartbeatInterval, "10"))},
-		{"status 5 maximum", vecStatus5Max, NewElement(PingPing,
+		{"status 5 maximum", vectors.Status5Max, NewElement(PingPing,
 			NewText(PingStatus, "5"), NewText(PingHeartbeatInterval, "120"))},
-		{"status 1", vecStatus1, NewElement(PingPing, NewText(PingStatus, "1"))},
-		{"status 2", vecStatus2, NewElement(PingPing,
+		{"status 1", vectors.Status1, NewElement(PingPing, NewText(PingStatus, "1"))},
+		{"status 2", vectors.Status2, NewElement(PingPing,
 			NewText(PingStatus, "2"),
 			NewElement(PingFolders, NewText(PingFolder, "@Notes@")))},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			want := unhex(t, tt.hex)
+			want := vectors.Bytes(tt.hex)
 			got, err := Encode(tt.tree)
 			if err != nil {
 				t.Fatalf("Encode: %v", err)
@@ -72,7 +54,7 @@ func TestGoldenVectors(t *testing.T) {
 }
 
 func TestString(t *testing.T) {
-	tree, err := Decode(unhex(t, vecStatus2))
+	tree, err := Decode(vectors.Bytes(vectors.Status2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,10 +86,7 @@ func TestString(t *testing.T) {
 // a top-level Status, an Add of a Notes item (code page 23, for which this
 // package has no names) inside ApplicationData after a SWITCH_PAGE.
 func TestDecodeHordeSync(t *testing.T) {
-	b := unhex(t, "0301 6a00 454e 0331 0001 5c4f 4b03 7b36 6230 3732 3061 342d 6233 3763 2d34 6465"+
-		"642d 3937 6135 2d32 3932 3839 6436 3965 6639 337d 3200 0152 0340 4e6f 7465 7340"+
-		"0001 4e03 3100 0156 474d 0355 4944 5f41 0001 5d00 1746 0349 504d 2e53 7469 636b"+
-		"794e 6f74 6500 0145 0355 4944 5f41 0001 0101 0101 0101")
+	b := vectors.Bytes(vectors.SyncAdd)
 	tree, err := Decode(b)
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +121,7 @@ func TestMbUint32(t *testing.T) {
 		{0, "00"}, {0x7f, "7f"}, {0x80, "81 00"}, {0xa0, "81 20"},
 		{0x3fff, "ff 7f"}, {0x4000, "81 80 00"}, {0xffffffff, "8f ff ff ff 7f"},
 	} {
-		want := unhex(t, tt.hex)
+		want := vectors.Bytes(tt.hex)
 		if got := appendMbUint32(nil, tt.v); !bytes.Equal(got, want) {
 			t.Errorf("appendMbUint32(%#x) = % x want % x", tt.v, got, want)
 		}
@@ -193,7 +172,7 @@ func TestDecodeMalformed(t *testing.T) {
 		{"too deep", deep, "nested deeper than 32"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			tree, err := Decode(unhex(t, tt.hex))
+			tree, err := Decode(vectors.Bytes(tt.hex))
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("Decode = %v, %v; want ErrMalformed", tree, err)
 			}
@@ -206,7 +185,7 @@ func TestDecodeMalformed(t *testing.T) {
 
 func TestDecoderLimits(t *testing.T) {
 	// Ping > Folders > Folder x3: 5 elements, depth 3.
-	b := unhex(t, "03 01 6a 00 00 0d 45 49 4a 03 61 00 01 4a 03 62 00 01 4a 03 63 00 01 01 01")
+	b := vectors.Bytes("03 01 6a 00 00 0d 45 49 4a 03 61 00 01 4a 03 62 00 01 4a 03 63 00 01 01 01")
 	for _, tt := range []struct {
 		d   Decoder
 		ok  bool
@@ -281,19 +260,19 @@ func TestEmptyAndOpaque(t *testing.T) {
 		t.Errorf("Decode = %v, %v\nwant %v", back, err, tree)
 	}
 	// An element with the content bit but no content decodes as empty.
-	n, err := Decode(unhex(t, "03 01 6a 00 45 01"))
+	n, err := Decode(vectors.Bytes("03 01 6a 00 45 01"))
 	if err != nil || !reflect.DeepEqual(n, NewElement(AirSyncSync)) {
 		t.Errorf("Decode(empty content) = %v, %v", n, err)
 	}
 	// Several inline strings in one element concatenate.
-	n, err = Decode(unhex(t, "03 01 6a 00 4e 03 31 00 03 32 00 01"))
+	n, err = Decode(vectors.Bytes("03 01 6a 00 4e 03 31 00 03 32 00 01"))
 	if err != nil || n.Text != "12" {
 		t.Errorf("Decode(two STR_I) = %v, %v", n, err)
 	}
 }
 
 func TestChild(t *testing.T) {
-	tree, _ := Decode(unhex(t, vecStatus5Min))
+	tree, _ := Decode(vectors.Bytes(vectors.Status5Min))
 	if c := tree.Child(PingHeartbeatInterval); c == nil || c.Text != "10" {
 		t.Errorf("Child(HeartbeatInterval) = %v", c)
 	}

@@ -1,0 +1,34 @@
+// Package eas speaks the Exchange ActiveSync (EAS) commands a Direct Push
+// client needs, so that pushbeat can drive real EAS Ping requests: Ping
+// itself, and the FolderSync and initial Sync that servers require before
+// they accept a Ping on a folder.
+//
+// Each command is a request type with MarshalBinary and a response type
+// with UnmarshalBinary, both in the WBXML encoding of MS-ASWBXML, sent as
+// the body of
+//
+//	POST <base>?Cmd=Ping&User=<user>&DeviceId=<id>&DeviceType=<type>
+//	MS-ASProtocolVersion: 14.1
+//	Content-Type: application/vnd.ms-sync.wbxml
+//
+// The Direct Push cycle against a server looks like this:
+//
+//	FolderSync SyncKey 0         -> Status 1, SyncKey K, folders (ServerId, Type)
+//	Sync SyncKey 0, folder F     -> Status 1, SyncKey S1 (primes the server's state)
+//	Ping 600 s, folder F         -> Status 5, HeartbeatInterval 900: below the minimum
+//	Ping 900 s, folder F         -> held 900 s, Status 1: expired, ping again
+//	Ping (empty body)            -> same heartbeat and folders, held until a change:
+//	                                Status 2, Folders [F]
+//	Sync SyncKey S1, F, changes  -> Status 1, SyncKey S2, the new items
+//
+// Ping status 5 returns the limit the request violated: above the
+// requested heartbeat it is the server's minimum, below it the maximum
+// ([PingResponse.ServerLimit]); this is how pushbeat's heartbeat tuner
+// learns the server's bounds (SPEC H8).
+//
+// Responses are parsed strictly and with bounded memory, since they come
+// from the network: malformed bodies give an error wrapping [ErrMalformed],
+// never a panic. An empty body is [ErrEmptyBody]: servers send one on
+// purpose (Horde answers a Ping superseded by a newer one from the same
+// device with HTTP 200 and no body).
+package eas
