@@ -1,0 +1,238 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/pushbeat/pushbeat/heartbeat"
+)
+
+// Defaults for HTTPConfig.
+const (
+	// DefaultMaxBodyBytes bounds a ping answer's body: answers are tiny, and
+	// a hostile server must not make the client buffer without limit.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultAttemptHeader is the header SPEC B9 suggests for telling an
+	// overloaded server how many attempts a client has failed.
+	DefaultAttemptHeader = "X-Retry-Attempt"
+)
+
+// ErrInsecureURL reports a plain-HTTP URL without HTTPConfig.AllowInsecureHTTP,
+// or a URL that is not HTTP at all.
+var ErrInsecureURL = errors.New("transport: URL must be https")
+
+// HTTPConfig configures an HTTPPinger. The zero value of every field but URL
+// means its default.
+type HTTPConfig struct {
+	// URL is where pings go. It must be https unless AllowInsecureHTTP.
+	URL string
+	// Client sends the pings; any http.RoundTripper plugs in through it. Nil
+	// means http.DefaultClient. The pinger uses a copy of it with no
+	// Client.Timeout (every ping has its own deadline, Request.Deadline) and
+	// with redirects refused (a ping is a POST that must reach the URL it
+	// was given; a redirect is handed to the codec, which rejects it).
+	Client *http.Client
+	// Codec encodes pings and decodes answers. Nil means JSONCodec.
+	Codec Codec
+	// MaxBodyBytes bounds an answer's body. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// AllowInsecureHTTP permits a plain http URL. Leave it false outside
+	// tests and loopback demos (SPEC T7).
+	AllowInsecureHTTP bool
+	// Header is added to every ping, e.g. Authorization. Its values never
+	// appear in errors or logs.
+	Header http.Header
+	// AttemptHeader names the header that carries Request.Attempt while
+	// backing off (SPEC B9). Empty means the attempt is not sent; use
+	// DefaultAttemptHeader to send it.
+	AttemptHeader string
+}
+
+// HTTPPinger performs pings over HTTP (SPEC T1, T2, T3, T7). It is safe for
+// concurrent use.
+type HTTPPinger struct {
+	url     string
+	client  *http.Client
+	codec   Codec
+	maxBody int64
+	header  http.Header
+	attempt string
+	now     func() time.Time
+}
+
+// NewHTTPPinger returns a pinger for cfg, or an error wrapping
+// ErrInsecureURL for a URL it may not use.
+func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		// url.Parse errors quote the URL, credentials included: say less.
+		return nil, fmt.Errorf("%w: unparsable URL", ErrInsecureURL)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && cfg.AllowInsecureHTTP:
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("%w: %s is plain HTTP (set AllowInsecureHTTP to allow it)", ErrInsecureURL, u.Redacted())
+	default:
+		return nil, fmt.Errorf("%w: %s has scheme %q", ErrInsecureURL, u.Redacted(), u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("%w: %s has no host", ErrInsecureURL, u.Redacted())
+	}
+	if cfg.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("transport: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
+	}
+	client := http.DefaultClient
+	if cfg.Client != nil {
+		client = cfg.Client
+	}
+	c := *client
+	c.Timeout = 0
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p := &HTTPPinger{
+		url:     cfg.URL,
+		client:  &c,
+		codec:   cfg.Codec,
+		maxBody: cfg.MaxBodyBytes,
+		header:  cfg.Header.Clone(),
+		attempt: cfg.AttemptHeader,
+		now:     time.Now,
+	}
+	if p.codec == nil {
+		p.codec = JSONCodec{}
+	}
+	if p.maxBody == 0 {
+		p.maxBody = DefaultMaxBodyBytes
+	}
+	return p, nil
+}
+
+// errDeadline is the cause of a ping's context when its own deadline fires.
+var errDeadline = errors.New("ping deadline")
+
+// Ping sends one ping and waits for its answer until req.Deadline.
+func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
+	if req.Heartbeat <= 0 {
+		return Result{}, fmt.Errorf("transport: heartbeat %v is not positive", req.Heartbeat)
+	}
+	deadline := req.Deadline
+	if deadline <= 0 {
+		deadline = req.Heartbeat + heartbeat.DefaultBuffer
+	}
+	pctx, cancel := context.WithTimeoutCause(ctx, deadline, errDeadline)
+	defer cancel()
+
+	hreq, err := p.codec.NewRequest(pctx, p.url, req)
+	if err != nil {
+		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
+	}
+	for k, vs := range p.header {
+		hreq.Header[k] = append([]string(nil), vs...)
+	}
+	if p.attempt != "" && req.Attempt > 0 {
+		hreq.Header.Set(p.attempt, strconv.Itoa(req.Attempt))
+	}
+
+	start := p.now()
+	fail := func(kind error, resp *http.Response, cause error) (Result, error) {
+		if ctx.Err() != nil && !errors.Is(context.Cause(pctx), errDeadline) {
+			return Result{}, ctx.Err() // the caller gave up: not a ping failure
+		}
+		return Result{}, &PingError{Kind: kind, Elapsed: p.now().Sub(start), Response: resp, Err: cause}
+	}
+
+	resp, err := p.client.Do(hreq)
+	if err != nil {
+		return fail(classify(pctx, err), nil, unwrapURLError(err))
+	}
+	defer resp.Body.Close()
+	headersAt := p.now().Sub(start)
+
+	switch code := resp.StatusCode; {
+	case (code == http.StatusGatewayTimeout || code == http.StatusRequestTimeout) && headersAt < req.Heartbeat:
+		discard(resp, p.maxBody)
+		return fail(ErrProxyTimeout, resp, nil)
+	case code >= 500 || code == http.StatusTooManyRequests:
+		discard(resp, p.maxBody)
+		return fail(ErrServer, resp, nil)
+	}
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
+	switch {
+	case err != nil:
+		return fail(classify(pctx, err), nil, err)
+	case int64(len(body)) > p.maxBody:
+		resp.Body = http.NoBody
+		return fail(ErrBodyTooLarge, resp, fmt.Errorf("more than %d bytes", p.maxBody))
+	}
+	resp.Body = http.NoBody
+	res, err := p.codec.Decode(req, resp, body)
+	if err != nil {
+		kind := ErrProtocol
+		if errors.Is(err, ErrRejected) {
+			kind = ErrRejected
+		}
+		return fail(kind, resp, err)
+	}
+	res.Elapsed = p.now().Sub(start)
+	res.Response = resp
+	return res, nil
+}
+
+// discard reads a little of an error answer's body so its headers are
+// complete, then leaves the body closed and empty.
+func discard(resp *http.Response, limit int64) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, min(limit, 4<<10)))
+	resp.Body.Close()
+	resp.Body = http.NoBody
+}
+
+// classify maps a transport error to a failure kind (SPEC T2, T3).
+func classify(pctx context.Context, err error) error {
+	if errors.Is(context.Cause(pctx), errDeadline) {
+		return ErrTimedOut
+	}
+	var (
+		dnsErr   *net.DNSError
+		opErr    *net.OpError
+		certErr  *tls.CertificateVerificationError
+		authErr  x509.UnknownAuthorityError
+		hostErr  x509.HostnameError
+		recErr   tls.RecordHeaderError
+		alertErr tls.AlertError
+	)
+	switch {
+	case errors.As(err, &dnsErr),
+		errors.As(err, &opErr) && opErr.Op == "dial",
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ENETUNREACH),
+		errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.ENETDOWN):
+		return ErrNetworkLost
+	case errors.As(err, &certErr), errors.As(err, &authErr), errors.As(err, &hostErr),
+		errors.As(err, &recErr), errors.As(err, &alertErr):
+		return ErrProtocol
+	}
+	// EOF, reset, broken pipe, a connection closed mid-answer: visible.
+	return ErrClosed
+}
+
+// unwrapURLError drops net/http's *url.Error wrapper: it repeats the URL,
+// which may carry a user name or a token in its query.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}

@@ -1,0 +1,371 @@
+package transport_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pushbeat/pushbeat/transport"
+)
+
+const ms = time.Millisecond
+
+// hostile is a TLS test server whose behaviour is chosen per request by the
+// path, so that every test can aim a pinger at one misbehaviour.
+func hostile(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var ping struct {
+			Heartbeat float64  `json:"heartbeat"`
+			Folders   []string `json:"folders"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &ping)
+		hb := time.Duration(ping.Heartbeat * float64(time.Second))
+		hold := func() {
+			select {
+			case <-time.After(hb):
+			case <-r.Context().Done():
+			}
+		}
+		switch r.URL.Path {
+		case "/expired":
+			hold()
+			w.Header().Set("X-Weave-Backoff", "1800")
+			io.WriteString(w, `{"status":"expired"}`)
+		case "/changed":
+			io.WriteString(w, `{"status":"changed","folders":["inbox","calendar"]}`)
+		case "/empty":
+			io.WriteString(w, `{"status":"changed","folders":[]}`)
+		case "/bounds":
+			io.WriteString(w, `{"status":"out-of-bounds","heartbeat":60}`)
+		case "/echo":
+			// Answers with what it was sent, so tests can see the request.
+			w.Header().Set("X-Got-Attempt", r.Header.Get("X-Retry-Attempt"))
+			w.Header().Set("X-Got-Auth", r.Header.Get("Authorization"))
+			w.Header().Set("X-Got-Body", string(body))
+			io.WriteString(w, `{"status":"expired"}`)
+		case "/silent":
+			<-r.Context().Done()
+		case "/503":
+			w.Header().Set("Retry-After", "600")
+			w.WriteHeader(http.StatusServiceUnavailable)
+		case "/500":
+			w.WriteHeader(http.StatusInternalServerError)
+		case "/429":
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "/504-early":
+			w.WriteHeader(http.StatusGatewayTimeout)
+		case "/408-early":
+			w.WriteHeader(http.StatusRequestTimeout)
+		case "/504-late":
+			hold()
+			w.WriteHeader(http.StatusGatewayTimeout)
+		case "/401":
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/redirect":
+			http.Redirect(w, r, "http://example.invalid/", http.StatusFound)
+		case "/huge":
+			io.WriteString(w, `{"status":"changed","folders":["`+strings.Repeat("x", 100<<10)+`"]}`)
+		case "/garbage":
+			io.WriteString(w, `{"status":`)
+		case "/unknown":
+			io.WriteString(w, `{"status":"sleeping"}`)
+		case "/stall-after-headers":
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		case "/trickle":
+			w.WriteHeader(http.StatusOK)
+			for i := 0; i < 1000; i++ {
+				if _, err := io.WriteString(w, " "); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(5 * ms):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		case "/close-mid-body":
+			conn, buf, _ := w.(http.Hijacker).Hijack()
+			buf.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"status\":")
+			buf.Flush()
+			conn.Close()
+		case "/close":
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		case "/reset":
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.(*tls.Conn).NetConn().(*net.TCPConn).SetLinger(0)
+			conn.(*tls.Conn).NetConn().Close()
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func pinger(t *testing.T, srv *httptest.Server, path string, mod func(*transport.HTTPConfig)) *transport.HTTPPinger {
+	t.Helper()
+	cfg := transport.HTTPConfig{URL: srv.URL + path, Client: srv.Client()}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p, err := transport.NewHTTPPinger(cfg)
+	if err != nil {
+		t.Fatalf("NewHTTPPinger: %v", err)
+	}
+	return p
+}
+
+func req(heartbeat time.Duration) transport.Request {
+	return transport.Request{Heartbeat: heartbeat, Deadline: heartbeat + 100*ms, Folders: []string{"inbox"}}
+}
+
+// TestPingAnswers covers the default protocol's answers over real TLS
+// (SPEC T1, T5, T6).
+func TestPingAnswers(t *testing.T) {
+	srv := hostile(t)
+	ctx := context.Background()
+
+	res, err := pinger(t, srv, "/expired", nil).Ping(ctx, req(30*ms))
+	if err != nil || res.Status != transport.Expired {
+		t.Fatalf("expired: %+v, %v", res, err)
+	}
+	if res.Elapsed < 30*ms {
+		t.Fatalf("expired after %v, before the 30ms heartbeat", res.Elapsed)
+	}
+	if got := res.Response.Header.Get("X-Weave-Backoff"); got != "1800" {
+		t.Fatalf("X-Weave-Backoff not visible on the answer: %q", got)
+	}
+
+	res, err = pinger(t, srv, "/changed", nil).Ping(ctx, req(time.Second))
+	if err != nil || res.Status != transport.Changed || strings.Join(res.Folders, ",") != "inbox,calendar" {
+		t.Fatalf("changed: %+v, %v", res, err)
+	}
+
+	res, err = pinger(t, srv, "/empty", nil).Ping(ctx, req(time.Second))
+	if err != nil || res.Status != transport.Expired {
+		t.Fatalf("empty change set (T5): %+v, %v", res, err)
+	}
+
+	res, err = pinger(t, srv, "/bounds", nil).Ping(ctx, req(time.Second))
+	if err != nil || res.Status != transport.OutOfBounds || res.Limit != time.Minute {
+		t.Fatalf("out of bounds: %+v, %v", res, err)
+	}
+	srv.Client().CloseIdleConnections()
+}
+
+// TestPingFailures checks that every way a ping can fail is classified
+// honestly and returns by its deadline (SPEC T2, T3, T7).
+func TestPingFailures(t *testing.T) {
+	srv := hostile(t)
+	tests := []struct {
+		path      string
+		heartbeat time.Duration
+		kind      error
+		status    int // HTTP status on PingError.Response; 0 = none
+		also      error
+	}{
+		{"/silent", 50 * ms, transport.ErrTimedOut, 0, nil},
+		{"/stall-after-headers", 50 * ms, transport.ErrTimedOut, 0, nil},
+		{"/trickle", 50 * ms, transport.ErrTimedOut, 0, nil},
+		{"/close", time.Second, transport.ErrClosed, 0, nil},
+		{"/reset", time.Second, transport.ErrClosed, 0, syscall.ECONNRESET},
+		{"/close-mid-body", time.Second, transport.ErrClosed, 0, io.ErrUnexpectedEOF},
+		{"/503", time.Second, transport.ErrServer, 503, nil},
+		{"/500", time.Second, transport.ErrServer, 500, nil},
+		{"/429", time.Second, transport.ErrServer, 429, nil},
+		{"/504-early", time.Second, transport.ErrProxyTimeout, 504, nil},
+		{"/408-early", time.Second, transport.ErrProxyTimeout, 408, nil},
+		{"/504-late", 30 * ms, transport.ErrServer, 504, nil},
+		{"/401", time.Second, transport.ErrRejected, 401, nil},
+		{"/redirect", time.Second, transport.ErrRejected, 302, nil},
+		{"/nowhere", time.Second, transport.ErrRejected, 404, nil},
+		{"/huge", time.Second, transport.ErrBodyTooLarge, 200, transport.ErrProtocol},
+		{"/garbage", time.Second, transport.ErrProtocol, 200, nil},
+		{"/unknown", time.Second, transport.ErrProtocol, 200, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			r := req(tc.heartbeat)
+			start := time.Now()
+			_, err := pinger(t, srv, tc.path, nil).Ping(context.Background(), r)
+			took := time.Since(start)
+			var pe *transport.PingError
+			if !errors.As(err, &pe) || !errors.Is(err, tc.kind) {
+				t.Fatalf("Ping %s: %v, want %v", tc.path, err, tc.kind)
+			}
+			if tc.also != nil && !errors.Is(err, tc.also) {
+				t.Fatalf("Ping %s: %v does not match %v", tc.path, err, tc.also)
+			}
+			if (pe.Response == nil && tc.status != 0) || (pe.Response != nil && pe.Response.StatusCode != tc.status) {
+				t.Fatalf("Ping %s: response %v, want status %d", tc.path, pe.Response, tc.status)
+			}
+			if took > r.Deadline+2*time.Second {
+				t.Fatalf("Ping %s took %v, deadline %v", tc.path, took, r.Deadline)
+			}
+			if tc.kind == transport.ErrTimedOut && took < r.Deadline {
+				t.Fatalf("Ping %s timed out after %v, before its deadline %v", tc.path, took, r.Deadline)
+			}
+		})
+	}
+	srv.Client().CloseIdleConnections()
+}
+
+// TestPingNetworkLost: nothing listening at the address is a network loss.
+func TestPingNetworkLost(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: "https://user:s3cret@" + addr + "/ping?token=t0ken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Ping(context.Background(), req(time.Second))
+	if !errors.Is(err, transport.ErrNetworkLost) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Ping to a closed port: %v", err)
+	}
+	for _, secret := range []string{"s3cret", "t0ken", "user"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Fatalf("error %q reveals %q", err, secret)
+		}
+	}
+}
+
+// TestPingTLS: a server the client does not trust is a protocol error, and
+// plain HTTP needs an explicit opt-in (SPEC T7).
+func TestPingTLS(t *testing.T) {
+	srv := hostile(t)
+	untrusting := pinger(t, srv, "/changed", func(c *transport.HTTPConfig) { c.Client = &http.Client{} })
+	if _, err := untrusting.Ping(context.Background(), req(time.Second)); !errors.Is(err, transport.ErrProtocol) {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"status":"expired"}`)
+	}))
+	defer plain.Close()
+	for _, u := range []string{plain.URL, "ftp://" + plain.Listener.Addr().String(), "https://", "://bad"} {
+		if _, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: u}); !errors.Is(err, transport.ErrInsecureURL) {
+			t.Fatalf("NewHTTPPinger(%q): %v, want ErrInsecureURL", u, err)
+		}
+	}
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: plain.URL, AllowInsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Ping(context.Background(), req(time.Second)); err != nil || res.Status != transport.Expired {
+		t.Fatalf("allowed plain HTTP: %+v, %v", res, err)
+	}
+	if _, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL, MaxBodyBytes: -1}); err == nil {
+		t.Fatal("negative MaxBodyBytes accepted")
+	}
+}
+
+// TestPingRequest checks what goes on the wire: the heartbeat in seconds,
+// the folders, the caller's headers and the attempt header (SPEC B9, T6).
+func TestPingRequest(t *testing.T) {
+	srv := hostile(t)
+	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
+		c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
+		c.AttemptHeader = transport.DefaultAttemptHeader
+	})
+	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Attempt: 2}
+	res, err := p.Ping(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := res.Response.Header
+	if got := h.Get("X-Got-Body"); got != `{"heartbeat":1.5,"folders":["inbox","calendar"]}` {
+		t.Fatalf("body %s", got)
+	}
+	if h.Get("X-Got-Attempt") != "2" || h.Get("X-Got-Auth") != "Bearer sekrit" {
+		t.Fatalf("headers: attempt %q auth %q", h.Get("X-Got-Attempt"), h.Get("X-Got-Auth"))
+	}
+	r.Attempt, r.Folders = 0, nil
+	res, err = p.Ping(context.Background(), r)
+	if err != nil || res.Response.Header.Get("X-Got-Attempt") != "" {
+		t.Fatalf("attempt 0 must not be sent: %v %v", res.Response.Header, err)
+	}
+	if got := res.Response.Header.Get("X-Got-Body"); got != `{"heartbeat":1.5,"folders":[]}` {
+		t.Fatalf("no folders encodes as %s", got)
+	}
+	if _, err := p.Ping(context.Background(), transport.Request{}); err == nil {
+		t.Fatal("zero heartbeat accepted")
+	}
+}
+
+// TestPingClientTimeoutIgnored: the caller's Client.Timeout does not cut a
+// ping short; the ping's own deadline rules.
+func TestPingClientTimeoutIgnored(t *testing.T) {
+	srv := hostile(t)
+	client := srv.Client()
+	client.Timeout = time.Millisecond
+	p := pinger(t, srv, "/expired", func(c *transport.HTTPConfig) { c.Client = client })
+	if res, err := p.Ping(context.Background(), req(30*ms)); err != nil || res.Status != transport.Expired {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if client.Timeout != time.Millisecond || client.CheckRedirect != nil {
+		t.Fatal("the caller's client was modified")
+	}
+}
+
+// TestPingCancel: cancelling the context ends the ping at once with the
+// context's error, not as a ping failure (SPEC T7).
+func TestPingCancel(t *testing.T) {
+	srv := hostile(t)
+	p := pinger(t, srv, "/silent", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*ms, cancel)
+	start := time.Now()
+	_, err := p.Ping(ctx, req(10*time.Second))
+	if !errors.Is(err, context.Canceled) || errors.As(err, new(*transport.PingError)) {
+		t.Fatalf("cancelled ping: %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("cancel took %v", took)
+	}
+	srv.Client().CloseIdleConnections()
+}
+
+// TestPingConcurrent: one pinger, many goroutines (run with -race).
+func TestPingConcurrent(t *testing.T) {
+	srv := hostile(t)
+	p := pinger(t, srv, "/changed", nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Ping(context.Background(), req(time.Second)); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}

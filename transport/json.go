@@ -1,0 +1,143 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/pushbeat/pushbeat/heartbeat"
+)
+
+// Codec translates pings to and from a protocol carried over HTTP, so that
+// other long-poll protocols (EAS Ping, CouchDB _changes, blocking queries)
+// plug into HTTPPinger without forking it (SPEC T1). Implementations must be
+// safe for concurrent use.
+type Codec interface {
+	// NewRequest returns the HTTP request for one ping to url, bound to ctx.
+	// HTTPPinger then adds HTTPConfig.Header and the attempt header.
+	NewRequest(ctx context.Context, url string, req Request) (*http.Request, error)
+	// Decode interprets an answer that HTTPPinger did not classify itself
+	// (it handles 5xx, 429, and a 504 or 408 that arrives before the
+	// heartbeat elapsed). body is the whole body, within the size limit.
+	// Errors should wrap ErrRejected (the request can never succeed as
+	// sent) or ErrProtocol (the answer makes no sense).
+	Decode(req Request, resp *http.Response, body []byte) (Result, error)
+}
+
+// JSONCodec is the default protocol (SPEC T6), documented in the README
+// and in the transport/pingtest package:
+//
+//	POST <url>
+//	Content-Type: application/json
+//
+//	{"heartbeat": 480, "folders": ["inbox", "calendar"]}
+//
+// answered with 200 and one of
+//
+//	{"status": "expired"}
+//	{"status": "changed", "folders": ["inbox"]}
+//	{"status": "out-of-bounds", "heartbeat": 60}
+//
+// heartbeat is in seconds and may be fractional. An out-of-bounds limit
+// above the requested heartbeat is the server's minimum; one below is its
+// maximum. A changed answer with no folders counts as expired (SPEC T5).
+// Unknown fields are ignored, so the protocol can grow.
+type JSONCodec struct{}
+
+// maxJSONFolders bounds the folders a changed answer may list.
+const maxJSONFolders = 10000
+
+type jsonPing struct {
+	Heartbeat float64  `json:"heartbeat"`
+	Folders   []string `json:"folders"`
+}
+
+type jsonAnswer struct {
+	Status    *string  `json:"status"`
+	Folders   []string `json:"folders"`
+	Heartbeat *float64 `json:"heartbeat"`
+}
+
+// NewRequest encodes req as a JSON POST to url.
+func (JSONCodec) NewRequest(ctx context.Context, url string, req Request) (*http.Request, error) {
+	folders := req.Folders
+	if folders == nil {
+		folders = []string{}
+	}
+	body, err := json.Marshal(jsonPing{Heartbeat: req.Heartbeat.Seconds(), Folders: folders})
+	if err != nil {
+		return nil, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Accept", "application/json")
+	return hr, nil
+}
+
+// Decode parses a JSON answer. Statuses other than 2xx are ErrRejected.
+func (JSONCodec) Decode(req Request, resp *http.Response, body []byte) (Result, error) {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return Result{}, fmt.Errorf("%w: HTTP %d", ErrRejected, resp.StatusCode)
+	}
+	return DecodeJSON(body)
+}
+
+// DecodeJSON parses one answer of the default protocol. It is strict about
+// what it needs and bounded in what it accepts: a missing or unknown status,
+// a missing, non-positive or absurd out-of-bounds limit, or more than 10,000
+// folders are ErrProtocol.
+func DecodeJSON(body []byte) (Result, error) {
+	var a jsonAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return Result{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	if a.Status == nil {
+		return Result{}, fmt.Errorf("%w: answer has no status", ErrProtocol)
+	}
+	switch *a.Status {
+	case "expired":
+		return Result{Status: Expired}, nil
+	case "changed":
+		if len(a.Folders) > maxJSONFolders {
+			return Result{}, fmt.Errorf("%w: %d folders, more than %d", ErrProtocol, len(a.Folders), maxJSONFolders)
+		}
+		if len(a.Folders) == 0 {
+			return Result{Status: Expired}, nil // SPEC T5
+		}
+		return Result{Status: Changed, Folders: a.Folders}, nil
+	case "out-of-bounds":
+		if a.Heartbeat == nil {
+			return Result{}, fmt.Errorf("%w: out-of-bounds answer without a heartbeat limit", ErrProtocol)
+		}
+		limit, err := seconds(*a.Heartbeat)
+		if err != nil {
+			return Result{}, fmt.Errorf("%w: out-of-bounds limit: %v", ErrProtocol, err)
+		}
+		return Result{Status: OutOfBounds, Limit: limit}, nil
+	}
+	return Result{}, fmt.Errorf("%w: unknown status %.40q", ErrProtocol, *a.Status)
+}
+
+// errLimit reports a limit that is not a usable heartbeat.
+var errLimit = errors.New("not a positive number of seconds up to a week")
+
+// seconds converts a protocol heartbeat to a Duration, refusing values no
+// heartbeat can have.
+func seconds(s float64) (time.Duration, error) {
+	if math.IsNaN(s) || s <= 0 || s > heartbeat.MaxInterval.Seconds() {
+		return 0, fmt.Errorf("%v: %v", errLimit, s)
+	}
+	d := time.Duration(s * float64(time.Second))
+	if d <= 0 {
+		return 0, fmt.Errorf("%v: %v", errLimit, s)
+	}
+	return d, nil
+}

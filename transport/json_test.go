@@ -1,0 +1,95 @@
+package transport_test
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
+)
+
+// TestDecodeJSON covers every answer of the default protocol and the ways a
+// hostile server can get it wrong (SPEC T5, T6).
+func TestDecodeJSON(t *testing.T) {
+	tests := []struct {
+		body string
+		want transport.Result
+		err  error
+	}{
+		{`{"status":"expired"}`, transport.Result{Status: transport.Expired}, nil},
+		{` {"status":"expired","server":"x"} `, transport.Result{Status: transport.Expired}, nil},
+		{`{"status":"changed","folders":["inbox"]}`, transport.Result{Status: transport.Changed, Folders: []string{"inbox"}}, nil},
+		{`{"status":"changed","folders":[]}`, transport.Result{Status: transport.Expired}, nil},
+		{`{"status":"changed"}`, transport.Result{Status: transport.Expired}, nil},
+		{`{"status":"out-of-bounds","heartbeat":60}`, transport.Result{Status: transport.OutOfBounds, Limit: time.Minute}, nil},
+		{`{"status":"out-of-bounds","heartbeat":0.25}`, transport.Result{Status: transport.OutOfBounds, Limit: 250 * time.Millisecond}, nil},
+		{`{"status":"out-of-bounds"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"out-of-bounds","heartbeat":0}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"out-of-bounds","heartbeat":-5}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"out-of-bounds","heartbeat":1e300}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"out-of-bounds","heartbeat":1e-12}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"out-of-bounds","heartbeat":"60"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"EXPIRED"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":null}`, transport.Result{}, transport.ErrProtocol},
+		{`{}`, transport.Result{}, transport.ErrProtocol},
+		{`[]`, transport.Result{}, transport.ErrProtocol},
+		{``, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"expired"}{"status":"changed"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"changed","folders":"inbox"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"changed","folders":[` + strings.Repeat(`"f",`, 10000) + `"f"]}`, transport.Result{}, transport.ErrProtocol},
+	}
+	for i, tc := range tests {
+		got, err := transport.DecodeJSON([]byte(tc.body))
+		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
+			t.Fatalf("step %d: DecodeJSON(%.60s) error = %v want %v", i, tc.body, err, tc.err)
+		}
+		if got.Status != tc.want.Status || got.Limit != tc.want.Limit || strings.Join(got.Folders, ",") != strings.Join(tc.want.Folders, ",") {
+			t.Fatalf("step %d: DecodeJSON(%.60s) = %+v want %+v", i, tc.body, got, tc.want)
+		}
+	}
+}
+
+// FuzzDecodeJSON: no input panics, and whatever is accepted is a usable
+// answer: a known status, a limit a heartbeat can have, folders only with
+// changes.
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"status":"expired"}`,
+		`{"status":"changed","folders":["inbox","calendar"]}`,
+		`{"status":"changed","folders":[]}`,
+		`{"status":"out-of-bounds","heartbeat":60}`,
+		`{"status":"out-of-bounds","heartbeat":1e400}`,
+		`{"status":"out-of-bounds","heartbeat":-0}`,
+		`{"status":"`, `null`, `[{}]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		res, err := transport.DecodeJSON(body)
+		if err != nil {
+			if !errors.Is(err, transport.ErrProtocol) {
+				t.Fatalf("error %v is not ErrProtocol", err)
+			}
+			return
+		}
+		switch res.Status {
+		case transport.Expired:
+			if len(res.Folders) != 0 || res.Limit != 0 {
+				t.Fatalf("expired with extras: %+v", res)
+			}
+		case transport.Changed:
+			if len(res.Folders) == 0 {
+				t.Fatalf("changed without folders: %+v", res)
+			}
+		case transport.OutOfBounds:
+			if res.Limit <= 0 || res.Limit > heartbeat.MaxInterval || math.IsNaN(res.Limit.Seconds()) {
+				t.Fatalf("unusable limit %v", res.Limit)
+			}
+		default:
+			t.Fatalf("unknown status %v", res.Status)
+		}
+	})
+}
