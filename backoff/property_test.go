@@ -1,0 +1,195 @@
+package backoff
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// outcomes is what a server and network may do to one attempt.
+var outcomes = []struct {
+	status int
+	kv     []string
+	err    error
+}{
+	{status: 200},
+	{status: 201, kv: []string{"X-Backoff", "900"}},
+	{status: 200, kv: []string{"X-Weave-Backoff", "30", "X-Backoff", "7200"}},
+	{status: 304},
+	{status: 404},
+	{status: 404, kv: []string{"X-Backoff", "60"}},
+	{status: 429},
+	{status: 429, kv: []string{"Retry-After", "120"}},
+	{status: 500},
+	{status: 502, kv: []string{"X-Backoff", "3600"}},
+	{status: 503},
+	{status: 503, kv: []string{"Retry-After", "600"}},
+	{status: 503, kv: []string{"Retry-After", "Wed, 01 Jan 2025 16:00:00 GMT"}},
+	{status: 503, kv: []string{"Retry-After", "garbage", "X-Backoff", "-1"}},
+	{status: 503, kv: []string{"Retry-After", "999999999999999999999"}},
+	{status: 503, kv: []string{"Retry-After", "0"}},
+	{err: netErr},
+	{err: deadlineErr},
+	{err: errors.New("tls: handshake failure")},
+}
+
+// TestPropertyStateMachine drives a controller with random outcomes, manual
+// retries and time steps, against a small model (STYLE 8). At every step:
+// the next allowed time is never earlier than any server-requested delay
+// still running (B1, B5, B6); Status agrees with Allow and with ManualRetry
+// (B7); the wait is never negative or beyond its caps (B10); the failure
+// count and phase follow B3/B6.
+func TestPropertyStateMachine(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		seed := rapid.Uint64().Draw(rt, "seed")
+		policy := Policy{
+			Schedule:       rapid.SampledFrom([]Schedule{Linear, ExponentialJitter}).Draw(rt, "schedule"),
+			MaxServerDelay: rapid.SampledFrom([]time.Duration{0, time.Hour, 48 * time.Hour}).Draw(rt, "maxServer"),
+			Fuzz:           rapid.SampledFrom([]float64{0, -1, 0.1, 1}).Draw(rt, "fuzz"),
+			SecondaryAfter: rapid.IntRange(0, 4).Draw(rt, "secondaryAfter"),
+			Rand:           pcg(seed),
+		}
+		c, _ := newTestController(rt, policy)
+		limit := c.p.Cap
+		if m := c.p.MaxServerDelay + durationOf(c.p.Fuzz*float64(c.p.MaxServerDelay)); m > limit {
+			limit = m
+		}
+		now := t0
+		var floor time.Time // the latest end of a server-requested delay seen
+		failures := 0       // the model's consecutive failure count
+
+		rt.Repeat(map[string]func(*rapid.T){
+			"advance": func(rt *rapid.T) {
+				now = now.Add(time.Duration(rapid.Int64Range(0, int64(3*time.Hour)).Draw(rt, "dt")))
+			},
+			"observe": func(rt *rapid.T) {
+				o := rapid.SampledFrom(outcomes).Draw(rt, "outcome")
+				var resp *http.Response
+				if o.err == nil && o.status != 0 {
+					resp = response(o.status, o.kv...)
+				}
+				waiting := c.allow(now) != nil
+				d := c.observe(now, resp, o.err)
+				switch {
+				case d.Reason == ReasonNone:
+					failures = 0
+				case d.Reason.failure() && (!waiting || failures == 0):
+					failures++
+				}
+				if d.Failures != failures {
+					rt.Fatalf("Failures = %d, model %d (decision %+v)", d.Failures, failures, d)
+				}
+				if d.Requested > 0 {
+					if end := now.Add(d.Requested); end.After(floor) {
+						floor = end
+					}
+				}
+			},
+			"manual": func(rt *rapid.T) {
+				allowed := c.status(now).ManualRetryAllowed
+				err := c.manualRetry(now)
+				if allowed != (err == nil) {
+					rt.Fatalf("ManualRetryAllowed = %v but ManualRetry() = %v", allowed, err)
+				}
+				if err != nil && !errors.Is(err, ErrManualRetryDenied) {
+					rt.Fatalf("ManualRetry() = %v, not ErrManualRetryDenied", err)
+				}
+			},
+			"": func(rt *rapid.T) {
+				st := c.status(now)
+				checkAllow(rt, 0, c, now, st)
+				if now.Before(floor) && (st.Next.Before(floor) || st.ManualRetryAllowed) {
+					rt.Fatalf("server asked for no attempt before %v, but Status() = %v", floor, st)
+				}
+				if !st.Next.IsZero() && (!st.Next.After(now) || st.Next.Sub(now) > limit) {
+					rt.Fatalf("Next %v is outside (now, now+%v]", st.Next, limit)
+				}
+				wantPhase := None
+				if failures > 0 {
+					wantPhase = Initial
+				}
+				if failures > c.p.SecondaryAfter {
+					wantPhase = Secondary
+				}
+				if st.Phase != wantPhase || st.Failures != failures {
+					rt.Fatalf("Status() = %v, model has %d failures, phase %v", st, failures, wantPhase)
+				}
+				if st.Phase == Secondary && st.ManualRetryAllowed {
+					rt.Fatalf("manual retry allowed in Secondary: %v", st)
+				}
+			},
+		})
+	})
+}
+
+// TestPropertyFuzzBounds: a server-requested delay d (capped at
+// MaxServerDelay) becomes a wait in [d, d·(1+Fuzz)], exactly d when the
+// random draw is 0, and grows with the draw (B1, B10).
+func TestPropertyFuzzBounds(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		secs := rapid.Int64Range(0, 400000).Draw(rt, "seconds")
+		fuzz := rapid.Float64Range(0, 1).Draw(rt, "fuzz")
+		r1 := rapid.Float64Range(0, 1).Draw(rt, "r1")
+		r2 := rapid.Float64Range(r1, 1).Draw(rt, "r2")
+		header := rapid.SampledFrom([]string{"Retry-After", "X-Backoff"}).Draw(rt, "header")
+		wait := func(r float64) Decision {
+			f := fuzz
+			if f == 0 {
+				f = -1 // zero would mean the default
+			}
+			c, _ := newTestController(rt, Policy{Fuzz: f, Rand: func() float64 { return r }})
+			status := 503 // Retry-After is read on 503 and 429
+			if header == "X-Backoff" {
+				status = 200 // X-Backoff is read on every response
+			}
+			return c.observe(t0, response(status, header, strconv.FormatInt(secs, 10)), nil)
+		}
+		d1, d2 := wait(r1), wait(r2)
+		want := min(time.Duration(secs)*time.Second, DefaultMaxServerDelay)
+		if d1.Requested != want || d1.Capped != (time.Duration(secs)*time.Second > DefaultMaxServerDelay) {
+			rt.Fatalf("Requested = %v capped %v, want %v", d1.Requested, d1.Capped, want)
+		}
+		hi := want + durationOf(fuzz*float64(want))
+		if d1.Delay < want || d1.Delay > hi || d2.Delay < d1.Delay {
+			rt.Fatalf("delays %v (r=%v), %v (r=%v) outside [%v, %v] or decreasing", d1.Delay, r1, d2.Delay, r2, want, hi)
+		}
+		if d0 := wait(0); d0.Delay != want {
+			rt.Fatalf("with a zero draw the wait is %v, want exactly %v", d0.Delay, want)
+		}
+	})
+}
+
+// TestPropertySchedule: for any Base <= Cap and either schedule, the wait
+// after failure n is within [0, Cap], the wait for the same draw never
+// shrinks as n grows (so the expectation is non-decreasing too), and the
+// exact expectation (lo+hi)/2 is non-decreasing (B4).
+func TestPropertySchedule(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		base := time.Duration(rapid.Int64Range(1, int64(24*time.Hour)).Draw(rt, "base"))
+		cp := time.Duration(rapid.Int64Range(int64(base), 1<<62).Draw(rt, "cap"))
+		p := Policy{Base: base, Cap: cp, Schedule: rapid.SampledFrom([]Schedule{Linear, ExponentialJitter}).Draw(rt, "schedule")}
+		n1 := rapid.IntRange(1, 1<<20).Draw(rt, "n1")
+		n2 := rapid.IntRange(n1, 1<<30).Draw(rt, "n2")
+		r := rapid.Float64Range(0, 1).Draw(rt, "r")
+		w1, w2 := p.scheduled(n1, clampUnit(r)), p.scheduled(n2, clampUnit(r))
+		if w1 < 0 || w2 > cp || w2 < w1 {
+			rt.Fatalf("scheduled(%d) = %v, scheduled(%d) = %v with cap %v", n1, w1, n2, w2, cp)
+		}
+		mean := func(n int) float64 {
+			return (float64(p.scheduled(n, 0)) + float64(p.scheduled(n, clampUnit(1)))) / 2
+		}
+		if mean(n2) < mean(n1) {
+			rt.Fatalf("expected wait after %d failures %v < after %d failures %v", n2, mean(n2), n1, mean(n1))
+		}
+		if p.Schedule == Linear && int64(n1) <= int64(cp/2/base) {
+			lo, hi := time.Duration(n1)*base, time.Duration(2*n1)*base
+			if w1 < lo || w1 >= hi {
+				rt.Fatalf("Linear scheduled(%d) = %v outside [%v, %v)", n1, w1, lo, hi)
+			}
+		}
+	})
+}
