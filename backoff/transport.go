@@ -1,0 +1,59 @@
+package backoff
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// Transport returns an http.RoundTripper that puts every request through
+// the controller: while the controller refuses attempts it returns the
+// *WaitError (errors.Is ErrBackoff) without contacting the server; while
+// failures are counted it sends Policy.AttemptHeader (B9) on a clone of the
+// request; and it observes every response and error. It reads only the
+// status and headers of a response and returns the response untouched, body
+// included. A nil base means http.DefaultTransport. The RoundTripper is safe
+// for concurrent use and never modifies the caller's request; like every
+// RoundTripper it closes the request body, also when it refuses.
+func (c *Controller) Transport(base http.RoundTripper) http.RoundTripper {
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &roundTripper{c: c, base: base}
+}
+
+type roundTripper struct {
+	c    *Controller
+	base http.RoundTripper
+}
+
+func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	c := t.c
+	c.mu.Lock()
+	we := c.waitLocked(c.clock.Now())
+	n := c.failures
+	c.mu.Unlock()
+	if we != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, we
+	}
+	if c.p.AttemptHeader != "" && n > 0 {
+		req = req.Clone(req.Context())
+		if req.Header == nil {
+			req.Header = make(http.Header)
+		}
+		req.Header[c.p.AttemptHeader] = []string{strconv.Itoa(n)}
+	}
+	resp, err := t.base.RoundTrip(req)
+	c.Observe(resp, err)
+	return resp, err
+}
+
+// CloseIdleConnections passes the call on to the base RoundTripper, so that
+// http.Client.CloseIdleConnections still works through the wrapper.
+func (t *roundTripper) CloseIdleConnections() {
+	if ci, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		ci.CloseIdleConnections()
+	}
+}
