@@ -202,7 +202,12 @@ func TestFolderSync(t *testing.T) {
 	if want := (FolderSyncResponse{Status: 1, Updated: []Folder{{ServerID: "a", Type: FolderUserMail}}, Deleted: []string{"b"}}); !reflect.DeepEqual(r, want) {
 		t.Errorf("got %+v want %+v", r, want)
 	}
+	// Horde's 449 body carries the status as AirSync:Status.
+	if err := r.UnmarshalBinary(vectors.Bytes(vectors.ProvisionFolderSync)); err != nil || r.Status != StatusDeviceNotProvisioned {
+		t.Errorf("Horde 449 body = %+v, %v", r, err)
+	}
 	for _, tt := range []struct{ name, hex, msg string }{
+		{"two statuses", "03 01 6a 00 00 07 56 4c 03 31 00 01 00 00 4e 03 31 00 01 01", "more than one AirSync:Status"},
 		{"add without id", "03 01 6a 00 00 07 56 4c 03 31 00 01 4e 4f 47 03 78 00 01 01 01 01", "FolderHierarchy:Add without ServerId"},
 		{"delete without id", "03 01 6a 00 00 07 56 4c 03 31 00 01 4e 10 01 01", "FolderHierarchy:Delete without ServerId"},
 		{"no status", "03 01 6a 00 00 07 56 52 03 31 00 01 01", "without Status"},

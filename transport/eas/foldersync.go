@@ -113,7 +113,9 @@ func (r *FolderSyncResponse) UnmarshalBinary(b []byte) error {
 	var seenStatus, seenKey bool
 	for _, c := range root.Children {
 		switch c.Tag {
-		case wbxml.HierarchyStatus:
+		case wbxml.HierarchyStatus, wbxml.AirSyncStatus:
+			// Horde 2.41 sends the status of a provisioning-required
+			// answer (HTTP 449) as AirSync:Status.
 			v, err := onceNumber(&seenStatus, c)
 			if err != nil {
 				return err

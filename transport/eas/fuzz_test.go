@@ -14,7 +14,7 @@ import (
 // failure is ErrEmptyBody or wraps ErrMalformed (T7).
 func FuzzUnmarshal(f *testing.F) {
 	for _, s := range []string{vectors.Status5Min, vectors.Status5Max, vectors.Status1, vectors.Status2, vectors.Status132,
-		vectors.Status3, vectors.FolderSync, vectors.SyncInitial, vectors.SyncAdd, ""} {
+		vectors.Status3, vectors.FolderSync, vectors.SyncInitial, vectors.SyncAdd, vectors.ProvisionFolderSync, ""} {
 		f.Add(vectors.Bytes(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

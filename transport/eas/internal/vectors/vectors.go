@@ -41,6 +41,11 @@ const (
 	// Status, then the collection with its new key.
 	SyncInitial = "03016a00454e033100015c4f4b037b36623037323061342d623337632d346465642d393761352d32393238396436" +
 		"39656639337d3100015203404e6f7465734000014e03310001010101"
+	// ProvisionFolderSync: the body of Horde's HTTP 449 answer to a
+	// FolderSync from a device that must Provision first: status 142
+	// (device not provisioned), sent as AirSync:Status (page 0) inside
+	// FolderHierarchy:FolderSync.
+	ProvisionFolderSync = "03 01 6a 00 00 07 56 00 00 4e 03 31 34 32 00 01 01"
 	// SyncAdd: the Sync after a change, one Add of a Notes item whose
 	// ApplicationData is on code page 23.
 	SyncAdd = "03016a00454e033100015c4f4b037b36623037323061342d623337632d346465642d393761352d3239323839643639" +
