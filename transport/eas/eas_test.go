@@ -77,6 +77,8 @@ func TestServerLimit(t *testing.T) {
 	}
 }
 
+// TestPingRequestForms: the empty Ping (zero request, no body), the partial
+// forms, and the requests EAS cannot express (issue 7; T1: EAS plugs in).
 func TestPingRequestForms(t *testing.T) {
 	// The zero request is the empty Ping: no body at all.
 	if b, err := (PingRequest{}).MarshalBinary(); b != nil || err != nil {
@@ -116,6 +118,7 @@ func TestPingRequestForms(t *testing.T) {
 	}
 }
 
+// TestPingResponseMaxFolders: status 6 reports MaxFolders (issue 7).
 func TestPingResponseMaxFolders(t *testing.T) {
 	// <Ping><Status>6</Status><MaxFolders>300</MaxFolders></Ping>
 	var r PingResponse
@@ -164,6 +167,8 @@ func TestUnmarshalMalformed(t *testing.T) {
 	}
 }
 
+// TestFolderSync: FolderSync SyncKey 0 and Horde's answers, including the
+// 449 body with AirSync:Status (issue 7: servers need FolderSync before Ping).
 func TestFolderSync(t *testing.T) {
 	b, err := FolderSyncRequest{}.MarshalBinary()
 	if err != nil {
@@ -219,6 +224,7 @@ func TestFolderSync(t *testing.T) {
 	}
 }
 
+// TestSync: the initial Sync (SyncKey 0) and the Sync after a Ping (T4).
 func TestSync(t *testing.T) {
 	b, err := SyncRequest{Collections: []SyncCollection{{CollectionID: "@Notes@", GetChanges: true}}}.MarshalBinary()
 	if err != nil {
@@ -289,6 +295,7 @@ func TestSync(t *testing.T) {
 	}
 }
 
+// TestStatusStrings: typed statuses name MS-ASCMD's codes, common ones too.
 func TestStatusStrings(t *testing.T) {
 	for _, tt := range []struct {
 		s    interface{ String() string }

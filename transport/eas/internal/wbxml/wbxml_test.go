@@ -13,6 +13,7 @@ import (
 	"pgregory.net/rapid"
 )
 
+// TestGoldenVectors: issue 7's bytes from Horde 2.41.9, both ways.
 func TestGoldenVectors(t *testing.T) {
 	notes := NewElement(PingFolder, NewText(PingID, "@Notes@"), NewText(PingClass, "Notes"))
 	tests := []struct {
@@ -53,6 +54,7 @@ func TestGoldenVectors(t *testing.T) {
 	}
 }
 
+// TestString: readable trees and tag names, numbers for unknown pages.
 func TestString(t *testing.T) {
 	tree, err := Decode(vectors.Bytes(vectors.Status2))
 	if err != nil {
@@ -113,6 +115,7 @@ func TestDecodeHordeSync(t *testing.T) {
 	}
 }
 
+// TestMbUint32: the multi-byte integers of OPAQUE lengths and headers.
 func TestMbUint32(t *testing.T) {
 	for _, tt := range []struct {
 		v   uint32
@@ -183,6 +186,7 @@ func TestDecodeMalformed(t *testing.T) {
 	}
 }
 
+// TestDecoderLimits: depth and element limits bound a hostile body (T7).
 func TestDecoderLimits(t *testing.T) {
 	// Ping > Folders > Folder x3: 5 elements, depth 3.
 	b := vectors.Bytes("03 01 6a 00 00 0d 45 49 4a 03 61 00 01 4a 03 62 00 01 4a 03 63 00 01 01 01")
@@ -203,6 +207,7 @@ func TestDecoderLimits(t *testing.T) {
 	}
 }
 
+// TestEncodeInvalid: trees EAS WBXML cannot carry are refused, dst intact.
 func TestEncodeInvalid(t *testing.T) {
 	deep := NewElement(PingPing)
 	for n, i := deep, 0; i < DefaultMaxDepth; i++ {
@@ -238,6 +243,7 @@ func TestEncodeInvalid(t *testing.T) {
 	}
 }
 
+// TestEmptyAndOpaque: empty elements, opaque data and page switches.
 func TestEmptyAndOpaque(t *testing.T) {
 	tree := NewElement(AirSyncSync,
 		NewElement(AirSyncGetChanges), // empty element: no content bit
@@ -271,6 +277,7 @@ func TestEmptyAndOpaque(t *testing.T) {
 	}
 }
 
+// TestChild: the lookup the typed parsers use.
 func TestChild(t *testing.T) {
 	tree, _ := Decode(vectors.Bytes(vectors.Status5Min))
 	if c := tree.Child(PingHeartbeatInterval); c == nil || c.Text != "10" {
