@@ -17,4 +17,31 @@
 //
 // An answer with an empty change set is an expiry (SPEC T5: a server whose
 // backend is down may answer that way).
+//
+// # The loop
+//
+// A Loop runs the Direct Push cycle (SPEC T4) with a heartbeat.Tuner and a
+// backoff.Controller:
+//
+//	ping with tuner.Interval(), deadline tuner.Deadline()
+//	  expired                 -> tuner.Observe(Expired), ping again at once
+//	  changed                 -> tuner.Observe(Changed), sync those folders, ping again
+//	  out of bounds           -> tuner.SetServerBounds(...), ping again within them
+//	  timed out / proxy 504   -> tuner.Observe(TimedOut), sync all folders, then ping
+//	  closed early            -> reconnect at once; the same close twice is an idle timeout
+//	  network lost            -> tuner.Observe(NetworkLost), sync (backoff rules), then ping
+//	  server error            -> backoff.Observe(answer), sync when allowed, then ping
+//	  rejected (401, 404...)  -> Run returns the error
+//
+// Every ping and sync first waits for the backoff controller, so a 503 with
+// Retry-After or an X-Backoff header stops everything until its time. When
+// the tuner reports push unworkable, or the server's heartbeat range
+// excludes the device's, the loop syncs every SyncInterval and probes push
+// every ProbeInterval until a probe succeeds.
+//
+// Some rules keep a misbehaving server from making the loop spin: an
+// "expired" answer long before the heartbeat proves nothing to the tuner,
+// and three in a row count as a failure for the backoff rules; so do
+// connections that close right after each ping, syncs that keep failing,
+// and a server that keeps refusing heartbeats inside the range it stated.
 package transport

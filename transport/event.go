@@ -1,0 +1,161 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+)
+
+// EventKind says what happened in a Loop.
+type EventKind int
+
+const (
+	// PingStarted: a ping was sent with Event.Interval as its heartbeat.
+	PingStarted EventKind = iota + 1
+	// PingAnswered: the server answered: Event.Status says how, with
+	// Event.Folders for changes.
+	PingAnswered
+	// PingFailed: the ping was not answered; Event.Err says why (match it
+	// against ErrTimedOut, ErrClosed, ...).
+	PingFailed
+	// IntervalChanged: the tuner moved the heartbeat; Event.Change says from
+	// where, to where, and why.
+	IntervalChanged
+	// ServerBounds: the server stated its permissible heartbeat range,
+	// Event.ServerMin to Event.ServerMax (zero: no limit).
+	ServerBounds
+	// SyncDone: the application's sync of Event.Folders succeeded (nil
+	// Folders: all of them, after a heartbeat failure or on schedule).
+	SyncDone
+	// SyncFailed: the application's sync failed with Event.Err.
+	SyncFailed
+	// BackoffEntered: the backoff controller started refusing requests;
+	// Event.Backoff says until when and why.
+	BackoffEntered
+	// BackoffLeft: requests are allowed again.
+	BackoffLeft
+	// PushUnavailable: push does not work (the tuner reports it unworkable,
+	// or the server's heartbeat range excludes the device's): the loop syncs
+	// on a schedule and probes push now and then. Event.Err says why.
+	PushUnavailable
+	// PushAvailable: a probe succeeded and pinging resumed.
+	PushAvailable
+)
+
+var eventNames = [...]string{
+	PingStarted:     "ping-started",
+	PingAnswered:    "ping-answered",
+	PingFailed:      "ping-failed",
+	IntervalChanged: "interval-changed",
+	ServerBounds:    "server-bounds",
+	SyncDone:        "sync-done",
+	SyncFailed:      "sync-failed",
+	BackoffEntered:  "backoff-entered",
+	BackoffLeft:     "backoff-left",
+	PushUnavailable: "push-unavailable",
+	PushAvailable:   "push-available",
+}
+
+// String returns the kind's name, e.g. "ping-answered".
+func (k EventKind) String() string {
+	if k > 0 && int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event is something that happened in a Loop, for logs, status lines and
+// charts. Which fields are set depends on Kind.
+type Event struct {
+	Kind EventKind
+	// Time is when it happened, on the loop's clock.
+	Time time.Time
+	// Interval is the tuner's heartbeat after the event.
+	Interval time.Duration
+	// Elapsed is how long the ping or sync took.
+	Elapsed time.Duration
+	// Status is the answer of a PingAnswered event.
+	Status Status
+	// Folders are the changed or synced folders.
+	Folders []string
+	// Change is the tuner's change for IntervalChanged.
+	Change heartbeat.Change
+	// ServerMin and ServerMax are the server's stated range for
+	// ServerBounds; zero means no limit.
+	ServerMin, ServerMax time.Duration
+	// Backoff is the controller's status for BackoffEntered and BackoffLeft.
+	Backoff backoff.Status
+	// Err is the failure, for PingFailed, SyncFailed and PushUnavailable.
+	Err error
+}
+
+// String formats the event as one log line.
+func (e Event) String() string {
+	s := fmt.Sprintf("%v interval=%v", e.Kind, e.Interval)
+	switch e.Kind {
+	case PingAnswered:
+		s += fmt.Sprintf(" status=%v elapsed=%v", e.Status, e.Elapsed.Round(time.Millisecond))
+		if len(e.Folders) > 0 {
+			s += fmt.Sprintf(" folders=%v", e.Folders)
+		}
+	case PingFailed, SyncFailed, PushUnavailable:
+		s += fmt.Sprintf(" elapsed=%v err=%q", e.Elapsed.Round(time.Millisecond), errString(e.Err))
+	case IntervalChanged:
+		s += " change=" + e.Change.String()
+	case ServerBounds:
+		s += fmt.Sprintf(" server-min=%v server-max=%v", e.ServerMin, e.ServerMax)
+	case SyncDone:
+		s += fmt.Sprintf(" folders=%v elapsed=%v", e.Folders, e.Elapsed.Round(time.Millisecond))
+	case BackoffEntered, BackoffLeft:
+		s += " backoff=" + e.Backoff.String()
+	}
+	return s
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// log writes e to logger at a level that matches its weight.
+func (e Event) log(ctx context.Context, logger *slog.Logger) {
+	level := slog.LevelDebug
+	attrs := []slog.Attr{slog.Duration("interval", e.Interval)}
+	switch e.Kind {
+	case PingAnswered:
+		attrs = append(attrs, slog.String("status", e.Status.String()), slog.Duration("elapsed", e.Elapsed))
+		if len(e.Folders) > 0 {
+			level = slog.LevelInfo
+			attrs = append(attrs, slog.Any("folders", e.Folders))
+		}
+	case PingFailed, SyncFailed:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.Duration("elapsed", e.Elapsed), slog.String("err", errString(e.Err)))
+	case IntervalChanged:
+		level = slog.LevelInfo
+		attrs = append(attrs, slog.Duration("from", e.Change.From), slog.String("reason", e.Change.Reason.String()))
+	case ServerBounds:
+		level = slog.LevelInfo
+		attrs = append(attrs, slog.Duration("server_min", e.ServerMin), slog.Duration("server_max", e.ServerMax))
+	case SyncDone:
+		attrs = append(attrs, slog.Any("folders", e.Folders), slog.Duration("elapsed", e.Elapsed))
+	case BackoffEntered, BackoffLeft:
+		level = slog.LevelWarn
+		if e.Kind == BackoffLeft {
+			level = slog.LevelInfo
+		}
+		attrs = append(attrs, slog.String("backoff", e.Backoff.String()), slog.String("message", e.Backoff.Message))
+	case PushUnavailable:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("err", errString(e.Err)))
+	case PushAvailable:
+		level = slog.LevelInfo
+	}
+	logger.LogAttrs(ctx, level, "pushbeat: "+e.Kind.String(), attrs...)
+}

@@ -1,0 +1,708 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+)
+
+// Defaults for Config.
+const (
+	// DefaultSyncInterval is how often the loop syncs while push is
+	// unavailable.
+	DefaultSyncInterval = 15 * time.Minute
+	// DefaultProbeInterval is how often the loop tries push again while it
+	// is unavailable.
+	DefaultProbeInterval = time.Hour
+)
+
+var (
+	// ErrLoopRunning is returned by Run when the loop is already running.
+	ErrLoopRunning = errors.New("transport: loop already running")
+	// ErrPushUnworkable is the Err of a PushUnavailable event when the tuner
+	// reports push unworkable (SPEC H9): the network drops idle connections
+	// sooner than the shortest heartbeat the device and server allow.
+	ErrPushUnworkable = errors.New("transport: push unworkable: idle connections die sooner than the shortest allowed heartbeat")
+	// errEarlyAnswers is observed by the backoff controller when the server
+	// keeps answering "no changes" long before the heartbeat ends, which
+	// would otherwise make the loop ping without pause.
+	errEarlyAnswers = errors.New("transport: server answers pings long before the heartbeat")
+	// errFastCloses is observed by the backoff controller when connections
+	// keep closing right after the ping is sent.
+	errFastCloses = errors.New("transport: connections close right after each ping")
+	// errBoundsLoop is observed when the server keeps refusing heartbeats
+	// inside the range it stated.
+	errBoundsLoop = errors.New("transport: server keeps refusing the heartbeat")
+	// errSyncFailing is observed when the application's sync keeps failing
+	// with errors the backoff rules do not count.
+	errSyncFailing = errors.New("transport: sync keeps failing")
+)
+
+// SyncFunc syncs folders for the application: nil folders means all of
+// them. It returns nil on success. So that the backoff rules see the
+// server's answer to a failed sync (503 + Retry-After, X-Backoff), return a
+// *ResponseError, or send the sync's requests through the loop's
+// backoff.Controller (its Transport method), which observes them itself.
+type SyncFunc func(ctx context.Context, folders []string) error
+
+// ResponseError is a failed sync's HTTP answer, returned by a SyncFunc so
+// that the backoff controller can read its status and headers.
+type ResponseError struct {
+	// Response is the answer; only StatusCode and Header are read.
+	Response *http.Response
+}
+
+// Error returns "transport: sync answered HTTP <status>".
+func (e *ResponseError) Error() string {
+	return fmt.Sprintf("transport: sync answered HTTP %d", e.Response.StatusCode)
+}
+
+// Config configures a Loop. Pinger is required; every other zero field
+// means its default.
+type Config struct {
+	// Pinger performs the pings, e.g. an *HTTPPinger.
+	Pinger Pinger
+	// Tuner decides the heartbeat. Nil means heartbeat.New(heartbeat.Config{}).
+	// Its Deadline (interval + Buffer) is each ping's deadline (SPEC T2).
+	Tuner *heartbeat.Tuner
+	// Backoff decides when requests are allowed; share one controller among
+	// everything that talks to the same account (SPEC B1). Nil means
+	// backoff.New(backoff.Policy{Clock: Clock}).
+	Backoff *backoff.Controller
+	// Clock times the scheduled syncs and probes and stamps events. Nil
+	// means the real clock. (Each ping's own deadline runs on the Pinger's
+	// clock: real time for HTTPPinger.)
+	Clock clock.Clock
+	// Folders are the folders to watch; empty means all.
+	Folders []string
+	// Sync is called for the folders an answer reports changed, after a
+	// heartbeat failure (SPEC T4), and on schedule while push is
+	// unavailable. Nil means the application only wants the events.
+	Sync SyncFunc
+	// SyncInterval is how often to sync while push is unavailable. Zero
+	// means DefaultSyncInterval.
+	SyncInterval time.Duration
+	// ProbeInterval is how often to try push again while it is unavailable.
+	// Zero means DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// OnEvent, if not nil, receives every event, synchronously from the
+	// goroutine running Run, with no lock held.
+	OnEvent func(Event)
+	// Logger, if not nil, logs every event (pings at Debug, changes at Info,
+	// failures at Warn). Nothing logged contains URLs or credentials.
+	Logger *slog.Logger
+}
+
+// State is what a Loop is doing.
+type State int
+
+const (
+	// Stopped: Run is not running.
+	Stopped State = iota
+	// Pinging: a ping is outstanding.
+	Pinging
+	// Syncing: the application's sync is running.
+	Syncing
+	// BackingOff: waiting until the backoff controller allows a request.
+	BackingOff
+	// Scheduled: push is unavailable; waiting for the next scheduled sync
+	// or probe.
+	Scheduled
+)
+
+// String returns the state's name, e.g. "backing-off".
+func (s State) String() string {
+	switch s {
+	case Stopped:
+		return "stopped"
+	case Pinging:
+		return "pinging"
+	case Syncing:
+		return "syncing"
+	case BackingOff:
+		return "backing-off"
+	case Scheduled:
+		return "scheduled"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Counts are a Loop's running totals since it was made.
+type Counts struct {
+	Pings       int // pings sent
+	Expired     int // answered "no changes"
+	Changed     int // answered with changes
+	OutOfBounds int // answered with the server's heartbeat limit
+	TimedOut    int // silent drops and proxy idle timeouts
+	Closed      int // connections closed or reset before the deadline
+	NetworkLost int // no connectivity
+	Errors      int // server, protocol and other failures
+	Syncs       int // successful syncs
+	SyncErrors  int // failed syncs
+}
+
+// Snapshot is a copy of a Loop's state, readable at any time.
+type Snapshot struct {
+	State State
+	// PushAvailable is false while the loop syncs on a schedule instead.
+	PushAvailable bool
+	// Tuner and Backoff are the tuner's and the controller's own snapshots.
+	Tuner   heartbeat.Snapshot
+	Backoff backoff.Status
+	// ServerMin and ServerMax are the server's heartbeat range as learned
+	// from out-of-bounds answers; zero means no limit known.
+	ServerMin, ServerMax time.Duration
+	Counts               Counts
+	// LastEvent is when the last event happened.
+	LastEvent time.Time
+}
+
+// Loop runs the Direct Push cycle (SPEC T4): ping with the tuner's
+// heartbeat; on changes, sync the changed folders and ping again; on expiry,
+// ping again at once; on a heartbeat failure, sync, and ping again when the
+// sync succeeds. Every ping and sync first asks the backoff controller.
+// When push is unavailable it syncs every SyncInterval and probes push
+// every ProbeInterval.
+type Loop struct {
+	cfg    Config
+	tuner  *heartbeat.Tuner
+	bo     *backoff.Controller
+	clock  clock.Clock
+	pinger Pinger
+
+	mu       sync.Mutex // guards the fields below it
+	running  bool
+	state    State
+	counts   Counts
+	last     time.Time
+	min, max time.Duration // learned server range
+	boundErr error         // the range excludes the device's (ErrPushUnavailable)
+
+	// Owned by the goroutine in Run.
+	syncAll      bool                // a heartbeat failure asks for a full sync
+	pending      map[string]struct{} // changed folders whose sync failed
+	inBackoff    bool
+	unavailable  bool // PushUnavailable was announced
+	nextSync     time.Time
+	nextProbe    time.Time
+	lastClose    closeInfo
+	fastCloses   int
+	early        int
+	refusals     int
+	syncFailures int
+}
+
+type closeInfo struct {
+	interval, elapsed time.Duration
+	ok                bool
+}
+
+// NewLoop returns a Loop for cfg.
+func NewLoop(cfg Config) (*Loop, error) {
+	if cfg.Pinger == nil {
+		return nil, errors.New("transport: Config.Pinger is nil")
+	}
+	if cfg.SyncInterval < 0 || cfg.ProbeInterval < 0 {
+		return nil, errors.New("transport: negative SyncInterval or ProbeInterval")
+	}
+	orDefault(&cfg.SyncInterval, DefaultSyncInterval)
+	orDefault(&cfg.ProbeInterval, DefaultProbeInterval)
+	if cfg.Clock == nil {
+		cfg.Clock = clock.New()
+	}
+	l := &Loop{cfg: cfg, tuner: cfg.Tuner, bo: cfg.Backoff, clock: cfg.Clock, pinger: cfg.Pinger,
+		pending: make(map[string]struct{})}
+	if l.tuner == nil {
+		t, err := heartbeat.New(heartbeat.Config{})
+		if err != nil {
+			return nil, err
+		}
+		l.tuner = t
+	}
+	if l.bo == nil {
+		b, err := backoff.New(backoff.Policy{Clock: cfg.Clock})
+		if err != nil {
+			return nil, err
+		}
+		l.bo = b
+	}
+	return l, nil
+}
+
+func orDefault(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+// Tuner returns the loop's heartbeat tuner, e.g. to save its state.
+func (l *Loop) Tuner() *heartbeat.Tuner { return l.tuner }
+
+// Backoff returns the loop's backoff controller, e.g. to show its Status or
+// to offer a ManualRetry.
+func (l *Loop) Backoff() *backoff.Controller { return l.bo }
+
+// Snapshot returns a copy of the loop's state. It is safe to call from any
+// goroutine at any time.
+func (l *Loop) Snapshot() Snapshot {
+	l.mu.Lock()
+	s := Snapshot{
+		State:         l.state,
+		PushAvailable: l.boundErr == nil,
+		ServerMin:     l.min,
+		ServerMax:     l.max,
+		Counts:        l.counts,
+		LastEvent:     l.last,
+	}
+	l.mu.Unlock()
+	s.Tuner = l.tuner.Snapshot()
+	s.PushAvailable = s.PushAvailable && s.Tuner.Workable
+	s.Backoff = l.bo.Status()
+	return s
+}
+
+// Run runs the cycle until ctx ends, then returns ctx's error. It returns
+// early with an error wrapping ErrRejected when the server refuses the ping
+// itself (401, 403, 404...), since retrying cannot help. Only one Run may
+// be active at a time.
+func (l *Loop) Run(ctx context.Context) error {
+	l.mu.Lock()
+	if l.running {
+		l.mu.Unlock()
+		return ErrLoopRunning
+	}
+	l.running = true
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		l.running, l.state = false, Stopped
+		l.mu.Unlock()
+	}()
+
+	for {
+		if err := l.waitBackoff(ctx); err != nil {
+			return err
+		}
+		var err error
+		switch {
+		case l.syncAll || len(l.pending) > 0:
+			err = l.recover(ctx)
+		case !l.pushAvailable():
+			err = l.scheduled(ctx)
+		default:
+			err = l.ping(ctx)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (l *Loop) setState(s State) {
+	l.mu.Lock()
+	l.state = s
+	l.mu.Unlock()
+}
+
+// waitBackoff blocks while the backoff controller refuses requests.
+func (l *Loop) waitBackoff(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if l.bo.Allow() != nil {
+		if !l.inBackoff {
+			l.inBackoff = true
+			l.emit(Event{Kind: BackoffEntered, Backoff: l.bo.Status()})
+		}
+		l.setState(BackingOff)
+		if err := l.bo.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	if l.inBackoff {
+		l.inBackoff = false
+		l.emit(Event{Kind: BackoffLeft, Backoff: l.bo.Status()})
+	}
+	return nil
+}
+
+// observe tells the backoff controller about an outcome and announces a
+// backoff it starts.
+func (l *Loop) observe(resp *http.Response, err error) {
+	d := l.bo.Observe(resp, err)
+	if !d.Until.IsZero() && !l.inBackoff {
+		l.inBackoff = true
+		l.emit(Event{Kind: BackoffEntered, Backoff: l.bo.Status()})
+	}
+}
+
+// tune feeds an outcome to the tuner and announces what changed.
+func (l *Loop) tune(o heartbeat.Outcome) {
+	if ch := l.tuner.Observe(o); ch.Reason != heartbeat.ReasonNone {
+		l.emit(Event{Kind: IntervalChanged, Change: ch})
+	}
+	l.checkAvailability(nil)
+}
+
+func (l *Loop) pushAvailable() bool {
+	l.mu.Lock()
+	bounded := l.boundErr != nil
+	l.mu.Unlock()
+	return !bounded && l.tuner.Workable()
+}
+
+// checkAvailability announces push becoming unavailable or available, and
+// sets up the schedule of the unavailable mode.
+func (l *Loop) checkAvailability(cause error) {
+	available := l.pushAvailable()
+	switch {
+	case !available && !l.unavailable:
+		l.unavailable = true
+		now := l.clock.Now()
+		l.nextSync, l.nextProbe = now, now.Add(l.cfg.ProbeInterval)
+		if cause == nil {
+			cause = ErrPushUnworkable
+		}
+		l.emit(Event{Kind: PushUnavailable, Err: cause})
+	case available && l.unavailable:
+		l.unavailable = false
+		l.emit(Event{Kind: PushAvailable})
+	}
+}
+
+// ping performs one ping and acts on its outcome.
+func (l *Loop) ping(ctx context.Context) error {
+	s := l.tuner.Snapshot()
+	req := Request{Heartbeat: s.Interval, Deadline: s.Deadline, Folders: l.cfg.Folders}
+	if st := l.bo.Status(); st.Phase != backoff.None {
+		req.Attempt = st.Failures
+	}
+	l.setState(Pinging)
+	l.emit(Event{Kind: PingStarted})
+	res, err := l.pinger.Ping(ctx, req)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		return l.failed(req, err)
+	}
+	l.emit(Event{Kind: PingAnswered, Status: res.Status, Folders: res.Folders, Elapsed: res.Elapsed})
+	l.lastClose, l.fastCloses = closeInfo{}, 0
+	if res.Status != OutOfBounds {
+		l.refusals = 0
+		l.clearBoundError()
+	}
+	switch res.Status {
+	case Expired:
+		// An expiry proves idle time only if the server held the ping for
+		// (nearly) the whole heartbeat; one that comes early proves nothing,
+		// and a server that keeps doing it must not make the loop spin.
+		if res.Elapsed >= req.Heartbeat*9/10 {
+			l.early = 0
+			l.observe(res.Response, nil)
+			l.tune(heartbeat.Expired)
+			return nil
+		}
+		l.tune(heartbeat.KnownCause)
+		if l.early++; l.early >= 3 {
+			l.observe(res.Response, errEarlyAnswers)
+		} else {
+			l.observe(res.Response, nil)
+		}
+	case Changed:
+		l.early = 0
+		l.observe(res.Response, nil)
+		l.tune(heartbeat.Changed)
+		if err := l.sync(ctx, res.Folders); err != nil {
+			for _, f := range res.Folders {
+				l.pending[f] = struct{}{}
+			}
+			return fatalOrCtx(ctx, err)
+		}
+	case OutOfBounds:
+		l.observe(res.Response, nil)
+		l.serverBounds(req.Heartbeat, res.Limit)
+	default:
+		l.tune(heartbeat.KnownCause)
+		l.observe(nil, fmt.Errorf("%w: pinger returned status %v", ErrProtocol, res.Status))
+	}
+	return ctx.Err()
+}
+
+// failed acts on a ping that was not answered.
+func (l *Loop) failed(req Request, err error) error {
+	var elapsed time.Duration
+	var resp *http.Response
+	var pe *PingError
+	if errors.As(err, &pe) {
+		elapsed, resp = pe.Elapsed, pe.Response
+	}
+	l.emit(Event{Kind: PingFailed, Err: err, Elapsed: elapsed})
+	if !errors.Is(err, ErrClosed) {
+		l.lastClose, l.fastCloses = closeInfo{}, 0
+	}
+	switch {
+	case errors.Is(err, ErrTimedOut), errors.Is(err, ErrProxyTimeout):
+		l.tune(heartbeat.TimedOut)
+		l.syncAll = true
+	case errors.Is(err, ErrClosed):
+		l.closed(req, elapsed, err)
+	case errors.Is(err, ErrNetworkLost):
+		l.tune(heartbeat.NetworkLost)
+		l.syncAll = true
+		if l.cfg.Sync == nil {
+			l.observe(nil, err) // no sync to fail on the backoff's behalf
+		}
+	case errors.Is(err, ErrRejected):
+		return fmt.Errorf("transport: server refused the ping: %w", err)
+	case errors.Is(err, ErrServer):
+		l.tune(heartbeat.KnownCause)
+		l.observe(resp, nil)
+		l.syncAll = true
+	default: // ErrProtocol and anything a custom Pinger returns
+		l.tune(heartbeat.KnownCause)
+		l.observe(nil, err)
+		l.syncAll = true
+	}
+	return nil
+}
+
+// closed handles a connection closed before the deadline (SPEC T3):
+// reconnect at once. One early close proves nothing about idle timeouts;
+// a second at the same interval after about the same idle time does (a
+// middlebox that resets idle connections instead of dropping them).
+// Connections that keep closing right after the ping is sent are a
+// failure for the backoff rules, so the loop cannot spin.
+func (l *Loop) closed(req Request, elapsed time.Duration, err error) {
+	prev := l.lastClose
+	l.lastClose = closeInfo{interval: req.Heartbeat, elapsed: elapsed, ok: true}
+	if prev.ok && prev.interval == req.Heartbeat && similar(prev.elapsed, elapsed) && elapsed >= req.Heartbeat/4 {
+		l.lastClose = closeInfo{}
+		l.tune(heartbeat.TimedOut)
+	} else {
+		l.tune(heartbeat.KnownCause)
+	}
+	if elapsed < req.Heartbeat/4 {
+		if l.fastCloses++; l.fastCloses >= 3 {
+			l.observe(nil, fmt.Errorf("%w: %w", errFastCloses, err))
+		}
+	} else {
+		l.fastCloses = 0
+	}
+}
+
+// similar reports whether two idle times are within 20% of each other.
+func similar(a, b time.Duration) bool {
+	d := a - b
+	if d < 0 {
+		d = -d
+	}
+	return d*5 <= max(a, b)
+}
+
+// serverBounds records an out-of-bounds answer (SPEC H8, T6): a limit above
+// the requested heartbeat is the server's minimum, one below its maximum.
+func (l *Loop) serverBounds(requested, limit time.Duration) {
+	l.mu.Lock()
+	lo, hi := l.min, l.max
+	l.mu.Unlock()
+	switch {
+	case limit > requested:
+		lo = limit
+		if hi != 0 && hi < lo {
+			hi = 0 // a stale maximum: the server's range has moved
+		}
+	case limit < requested:
+		hi = limit
+		if lo > hi {
+			lo = 0
+		}
+	}
+	l.refusals++
+	if limit == requested || l.refusals > 3 {
+		// The server refuses a heartbeat inside the range it stated.
+		l.tune(heartbeat.KnownCause)
+		l.observe(nil, fmt.Errorf("%w: %v refused with limit %v", errBoundsLoop, requested, limit))
+		return
+	}
+	ch, err := l.tuner.SetServerBounds(lo, hi)
+	l.mu.Lock()
+	l.min, l.max = lo, hi
+	if err != nil {
+		l.boundErr = err
+	}
+	l.mu.Unlock()
+	l.emit(Event{Kind: ServerBounds, ServerMin: lo, ServerMax: hi})
+	if ch.Reason != heartbeat.ReasonNone {
+		l.emit(Event{Kind: IntervalChanged, Change: ch})
+	}
+	l.checkAvailability(err)
+}
+
+// clearBoundError forgets that the server's range excluded the device's:
+// the server has just accepted a heartbeat.
+func (l *Loop) clearBoundError() {
+	l.mu.Lock()
+	cleared := l.boundErr != nil
+	if cleared {
+		l.boundErr, l.min, l.max = nil, 0, 0
+	}
+	l.mu.Unlock()
+	if cleared {
+		l.checkAvailability(nil)
+	}
+}
+
+// recover syncs after a heartbeat failure or a failed sync.
+func (l *Loop) recover(ctx context.Context) error {
+	var folders []string
+	if l.syncAll {
+		folders = l.cfg.Folders
+	} else {
+		for f := range l.pending {
+			folders = append(folders, f)
+		}
+		slices.Sort(folders)
+	}
+	if err := l.sync(ctx, folders); err != nil {
+		// A sync that keeps failing without the backoff rules making the
+		// loop wait (an error they do not count) must not spin.
+		if l.syncFailures++; l.syncFailures >= 3 && l.bo.Allow() == nil {
+			l.observe(nil, fmt.Errorf("%w: %w", errSyncFailing, err))
+		}
+		return fatalOrCtx(ctx, err)
+	}
+	l.syncFailures = 0
+	l.syncAll = false
+	clear(l.pending)
+	return nil
+}
+
+// sync runs the application's sync and tells the backoff controller how it
+// went.
+func (l *Loop) sync(ctx context.Context, folders []string) error {
+	if l.cfg.Sync == nil {
+		return nil
+	}
+	l.setState(Syncing)
+	start := l.clock.Now()
+	err := l.cfg.Sync(ctx, folders)
+	elapsed := l.clock.Now().Sub(start)
+	if err == nil {
+		l.observe(nil, nil)
+		l.emit(Event{Kind: SyncDone, Folders: folders, Elapsed: elapsed})
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	var re *ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		l.observe(re.Response, nil)
+		if code := re.Response.StatusCode; code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests {
+			err = fmt.Errorf("%w: %w", errRefused, err)
+		}
+	} else {
+		l.observe(nil, err)
+	}
+	l.emit(Event{Kind: SyncFailed, Folders: folders, Elapsed: elapsed, Err: err})
+	return err
+}
+
+// scheduled runs one step of the unavailable mode: wait for the next sync
+// or probe, then do it.
+func (l *Loop) scheduled(ctx context.Context) error {
+	l.setState(Scheduled)
+	now := l.clock.Now()
+	next := l.nextSync
+	if l.nextProbe.Before(next) {
+		next = l.nextProbe
+	}
+	if wait := next.Sub(now); wait > 0 {
+		t := l.clock.Timer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		now = l.clock.Now()
+	}
+	if !now.Before(l.nextProbe) {
+		l.nextProbe = now.Add(l.cfg.ProbeInterval)
+		return l.ping(ctx)
+	}
+	l.nextSync = now.Add(l.cfg.SyncInterval)
+	if err := l.sync(ctx, l.cfg.Folders); err != nil {
+		return fatalOrCtx(ctx, err)
+	}
+	return nil
+}
+
+// errRefused marks a sync the server refused outright (4xx other than 408
+// and 429): retrying cannot help, so Run returns it.
+var errRefused = errors.New("transport: server refused the sync")
+
+// fatalOrCtx returns err if it ends the loop, else ctx's error (nil while
+// the loop should go on).
+func fatalOrCtx(ctx context.Context, err error) error {
+	if errors.Is(err, errRefused) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// emit stamps an event, counts it, and hands it to the callback and the
+// logger.
+func (l *Loop) emit(e Event) {
+	e.Time = l.clock.Now()
+	e.Interval = l.tuner.Interval()
+	l.mu.Lock()
+	l.last = e.Time
+	c := &l.counts
+	switch e.Kind {
+	case PingStarted:
+		c.Pings++
+	case PingAnswered:
+		switch e.Status {
+		case Expired:
+			c.Expired++
+		case Changed:
+			c.Changed++
+		case OutOfBounds:
+			c.OutOfBounds++
+		}
+	case PingFailed:
+		switch {
+		case errors.Is(e.Err, ErrTimedOut), errors.Is(e.Err, ErrProxyTimeout):
+			c.TimedOut++
+		case errors.Is(e.Err, ErrClosed):
+			c.Closed++
+		case errors.Is(e.Err, ErrNetworkLost):
+			c.NetworkLost++
+		default:
+			c.Errors++
+		}
+	case SyncDone:
+		c.Syncs++
+	case SyncFailed:
+		c.SyncErrors++
+	}
+	l.mu.Unlock()
+	if l.cfg.OnEvent != nil {
+		l.cfg.OnEvent(e)
+	}
+	if l.cfg.Logger != nil {
+		e.log(context.Background(), l.cfg.Logger)
+	}
+}

@@ -1,0 +1,621 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
+)
+
+// step is one scripted ping: how long it takes and what it returns.
+type step struct {
+	took   time.Duration // 0: the whole requested heartbeat
+	res    transport.Result
+	err    error
+	header http.Header // on the answer (or the failure's response)
+	code   int         // HTTP status of the answer; 0 means 200
+}
+
+// fakePinger plays a script, one step per ping, sleeping (in synctest's
+// virtual time) for each ping's duration. When the script runs out it
+// blocks until the ping's context ends.
+type fakePinger struct {
+	mu    sync.Mutex
+	steps []step
+	reqs  []transport.Request
+	times []time.Time
+}
+
+func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport.Result, error) {
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.times = append(f.times, time.Now())
+	if len(f.steps) == 0 {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return transport.Result{}, ctx.Err()
+	}
+	s := f.steps[0]
+	f.steps = f.steps[1:]
+	f.mu.Unlock()
+
+	took := s.took
+	switch {
+	case took == 0 && s.err != nil:
+		took = req.Deadline
+	case took == 0:
+		took = req.Heartbeat
+	}
+	select {
+	case <-time.After(took):
+	case <-ctx.Done():
+		return transport.Result{}, ctx.Err()
+	}
+	code := s.code
+	if code == 0 {
+		code = 200
+	}
+	resp := &http.Response{StatusCode: code, Header: s.header}
+	if resp.Header == nil {
+		resp.Header = http.Header{}
+	}
+	if s.err != nil {
+		pe := &transport.PingError{Elapsed: took, Err: s.err}
+		switch {
+		case errors.Is(s.err, transport.ErrTimedOut), errors.Is(s.err, transport.ErrClosed), errors.Is(s.err, transport.ErrNetworkLost):
+			pe.Kind = s.err
+		default:
+			pe.Kind, pe.Response = s.err, resp
+		}
+		pe.Err = nil
+		return transport.Result{}, pe
+	}
+	r := s.res
+	r.Elapsed, r.Response = took, resp
+	return r, nil
+}
+
+func (f *fakePinger) heartbeats() []time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var hb []time.Duration
+	for _, r := range f.reqs {
+		hb = append(hb, r.Heartbeat)
+	}
+	return hb
+}
+
+// recorder keeps a loop's events.
+type recorder struct {
+	mu     sync.Mutex
+	events []transport.Event
+}
+
+func (r *recorder) add(e transport.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) kinds(filter ...transport.EventKind) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		for _, k := range filter {
+			if e.Kind == k {
+				out = append(out, e.Kind.String())
+			}
+		}
+	}
+	return out
+}
+
+func (r *recorder) find(k transport.EventKind) []transport.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []transport.Event
+	for _, e := range r.events {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+var (
+	expired = step{res: transport.Result{Status: transport.Expired}}
+	timeout = step{err: transport.ErrTimedOut}
+)
+
+func changed(folders ...string) step {
+	return step{took: time.Second, res: transport.Result{Status: transport.Changed, Folders: folders}}
+}
+
+// harness runs a loop inside a synctest bubble.
+type harness struct {
+	t      *testing.T
+	loop   *transport.Loop
+	pinger *fakePinger
+	events *recorder
+	cancel context.CancelFunc
+	done   chan error
+	syncs  [][]string
+	mu     sync.Mutex
+}
+
+func startLoop(t *testing.T, steps []step, mod func(*transport.Config), sync transport.SyncFunc) *harness {
+	t.Helper()
+	h := &harness{t: t, pinger: &fakePinger{steps: steps}, events: &recorder{}, done: make(chan error, 1)}
+	if sync == nil {
+		sync = func(ctx context.Context, folders []string) error {
+			h.mu.Lock()
+			h.syncs = append(h.syncs, folders)
+			h.mu.Unlock()
+			return nil
+		}
+	}
+	cfg := transport.Config{
+		Pinger:  h.pinger,
+		Folders: []string{"inbox", "calendar"},
+		Sync:    sync,
+		OnEvent: h.events.add,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	l, err := transport.NewLoop(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.loop = l
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() { h.done <- l.Run(ctx) }()
+	return h
+}
+
+// advance lets d of virtual time pass, then waits until the loop blocks.
+func advance(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
+// stop cancels the loop and returns what Run returned.
+func (h *harness) stop() error {
+	h.cancel()
+	return <-h.done
+}
+
+func (h *harness) syncCalls() [][]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([][]string(nil), h.syncs...)
+}
+
+func minutes(ds []time.Duration) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, fmt.Sprint(d))
+	}
+	return strings.Join(parts, " ")
+}
+
+// TestLoopCycle checks the Direct Push cycle (SPEC T4): expiries climb the
+// interval, changes are synced folder by folder and pinging resumes at
+// once.
+func TestLoopCycle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		h := startLoop(t, []step{expired, expired, changed("inbox"), expired, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		if err := h.stop(); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Run returned %v", err)
+		}
+		// 8, 8 (raise), 13 (changed: neutral), 13, 13 (raise), 18, then the
+		// 7th ping blocks.
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 18m0s 18m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox" {
+			t.Fatalf("syncs %v, want one of [inbox]", got)
+		}
+		// Pings follow each other at once: 8+8+1s+13+13+18 minutes.
+		want := start.Add(60*time.Minute + time.Second)
+		if last := h.pinger.times[len(h.pinger.times)-1]; !last.Equal(want) {
+			t.Fatalf("7th ping at %v, want %v", last.Sub(start), want.Sub(start))
+		}
+		snap := h.loop.Snapshot()
+		c := snap.Counts
+		if c.Pings != 7 || c.Expired != 5 || c.Changed != 1 || c.Syncs != 1 || snap.State != transport.Stopped || !snap.PushAvailable {
+			t.Fatalf("snapshot %+v", snap)
+		}
+		if got := len(h.events.find(transport.IntervalChanged)); got != 2 {
+			t.Fatalf("%d interval changes, want 2", got)
+		}
+	})
+}
+
+// TestLoopHeartbeatFailure: a silent drop lowers the interval and triggers
+// a sync of every folder before pinging resumes (SPEC T4, H5).
+func TestLoopHeartbeatFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLoop(t, []step{expired, expired, {took: 14 * time.Minute, err: transport.ErrTimedOut}, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 8m0s 8m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want all folders once", got)
+		}
+		if ch := h.events.find(transport.IntervalChanged); len(ch) != 2 || ch[1].Change.Reason != heartbeat.ReasonReverted {
+			t.Fatalf("changes %v", ch)
+		}
+		if c := h.loop.Snapshot().Counts; c.TimedOut != 1 {
+			t.Fatalf("counts %+v", c)
+		}
+	})
+}
+
+// TestLoopSyncFailureBacksOff: when the sync after a heartbeat failure
+// fails, the backoff rules apply (SPEC T4, B3): the first network error is
+// retried at once, the second waits 15 to 30 minutes.
+func TestLoopSyncFailureBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var calls []time.Time
+		failing := func(ctx context.Context, folders []string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls = append(calls, time.Now())
+			if len(calls) <= 2 {
+				return fmt.Errorf("sync: %w", syscall.ECONNREFUSED)
+			}
+			return nil
+		}
+		start := time.Now()
+		h := startLoop(t, []step{timeout, expired}, nil, failing)
+		advance(24 * time.Hour)
+		h.stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(calls) != 3 {
+			t.Fatalf("%d syncs, want 3", len(calls))
+		}
+		deadline := start.Add(9 * time.Minute) // 8-minute ping + 1-minute buffer
+		if !calls[0].Equal(deadline) || !calls[1].Equal(deadline) {
+			t.Fatalf("first two syncs at %v and %v, want both at the deadline %v", calls[0].Sub(start), calls[1].Sub(start), deadline.Sub(start))
+		}
+		// B4: the second consecutive failure waits [2·15m, 4·15m).
+		if wait := calls[2].Sub(calls[1]); wait < 30*time.Minute || wait >= 60*time.Minute {
+			t.Fatalf("third sync %v after the second, want in [30m, 60m)", wait)
+		}
+		if got := h.events.kinds(transport.BackoffEntered, transport.BackoffLeft); strings.Join(got, " ") != "backoff-entered backoff-left" {
+			t.Fatalf("backoff events %v", got)
+		}
+		if len(h.pinger.reqs) != 3 || h.pinger.times[1].Before(calls[2]) {
+			t.Fatalf("pinging resumed before the sync succeeded: %v", h.pinger.times)
+		}
+	})
+}
+
+// TestLoopMaintenance: a 503 with Retry-After on the ping halts the loop,
+// sync included, until the server's time plus fuzz (SPEC B1, T6).
+func TestLoopMaintenance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		h := startLoop(t, []step{
+			{took: time.Second, err: transport.ErrServer, code: 503, header: http.Header{"Retry-After": {"600"}}},
+			expired,
+		}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		syncs := h.syncCalls()
+		if len(syncs) != 1 {
+			t.Fatalf("syncs %v", syncs)
+		}
+		second := h.pinger.times[1].Sub(start)
+		if second < 601*time.Second || second > 751*time.Second {
+			t.Fatalf("second ping %v after start, want in [10m1s, 12m31s]", second)
+		}
+		entered := h.events.find(transport.BackoffEntered)
+		if len(entered) != 1 || entered[0].Backoff.Reason != backoff.Maintenance {
+			t.Fatalf("backoff events %+v", entered)
+		}
+	})
+}
+
+// TestLoopXBackoff: X-Backoff on a successful answer delays the next ping
+// while the answer itself is still used (SPEC B5).
+func TestLoopXBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		h := startLoop(t, []step{
+			{res: transport.Result{Status: transport.Expired}, header: http.Header{"X-Backoff": {"3600"}}},
+			expired,
+		}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		gap := h.pinger.times[1].Sub(start) - 8*time.Minute
+		if gap < time.Hour || gap >= time.Hour+15*time.Minute {
+			t.Fatalf("second ping %v after the answer, want in [1h, 1h15m)", gap)
+		}
+		if snap := h.loop.Snapshot(); snap.Tuner.Streak != 2 && snap.Tuner.Interval != 13*time.Minute {
+			t.Fatalf("the expiry itself was not used: %+v", snap.Tuner)
+		}
+	})
+}
+
+// TestLoopProxyTimeout: a 504 from a proxy's idle timeout teaches the tuner
+// and does not back off.
+func TestLoopProxyTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLoop(t, []step{expired, expired, {took: 10 * time.Minute, err: transport.ErrProxyTimeout, code: 504}, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 8m0s 8m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		if st := h.loop.Backoff().Status(); st.Failures != 0 || len(h.events.find(transport.BackoffEntered)) != 0 {
+			t.Fatalf("a proxy idle timeout caused backoff: %v", st)
+		}
+	})
+}
+
+// TestLoopResets: a middlebox that resets idle connections: the first
+// early close proves nothing; a second at the same idle time is an idle
+// timeout (SPEC T3). Connections that close at once back off instead of
+// spinning.
+func TestLoopResets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reset := step{took: 15 * time.Minute, err: transport.ErrClosed}
+		h := startLoop(t, []step{expired, expired, expired, expired, reset, reset, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 18m0s 18m0s 13m0s 13m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		if len(h.syncCalls()) != 0 {
+			t.Fatal("a visible close triggered a sync")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fast := step{took: 10 * time.Millisecond, err: transport.ErrClosed}
+		h := startLoop(t, []step{fast, fast, fast, fast, fast}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		// Closes 1-3 reconnect at once (the third is the backoff's first
+		// network error, retried on the normal schedule); the fourth waits.
+		if n := len(h.pinger.times); n != 6 {
+			t.Fatalf("%d pings, want the 5 scripted and a 6th that blocks", n)
+		}
+		if gap := h.pinger.times[4].Sub(h.pinger.times[3]); gap < 15*time.Minute {
+			t.Fatalf("5th ping %v after the 4th, want a backoff of at least 15m", gap)
+		}
+		if gap := h.pinger.times[3].Sub(h.pinger.times[0]); gap > time.Second {
+			t.Fatalf("first 4 pings spread over %v, want at once", gap)
+		}
+	})
+}
+
+// TestLoopServerBounds: out-of-bounds answers set the server's range (SPEC
+// H8, T6); a range that excludes the device's switches to scheduled sync
+// and probes push until it works again.
+func TestLoopServerBounds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		oob := func(limit time.Duration) step {
+			return step{took: 100 * time.Millisecond, res: transport.Result{Status: transport.OutOfBounds, Limit: limit}}
+		}
+		h := startLoop(t, []step{oob(10 * time.Minute), expired, expired, oob(12 * time.Minute), expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 10m0s 10m0s 15m0s 12m0s 12m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		snap := h.loop.Snapshot()
+		if snap.ServerMin != 10*time.Minute || snap.ServerMax != 12*time.Minute {
+			t.Fatalf("learned range [%v, %v]", snap.ServerMin, snap.ServerMax)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		oob := step{took: 100 * time.Millisecond, res: transport.Result{Status: transport.OutOfBounds, Limit: 30 * time.Minute}}
+		h := startLoop(t, []step{oob, oob, expired}, func(c *transport.Config) {
+			c.SyncInterval, c.ProbeInterval = 15*time.Minute, time.Hour
+		}, nil)
+		advance(time.Second)
+		if snap := h.loop.Snapshot(); snap.PushAvailable || snap.State != transport.Scheduled {
+			t.Fatalf("after a 30-minute server minimum: %+v", snap)
+		}
+		time.Sleep(3 * time.Hour)
+		synctest.Wait()
+		h.stop()
+		unavail := h.events.find(transport.PushUnavailable)
+		if len(unavail) != 1 || !errors.Is(unavail[0].Err, heartbeat.ErrPushUnavailable) {
+			t.Fatalf("push-unavailable events %+v", unavail)
+		}
+		// Probes at 0, 1h (still 30 min), 2h (accepted), then pinging.
+		at := func(i int) time.Duration { return h.pinger.times[i].Sub(start) }
+		if n := len(h.pinger.times); n != 4 || at(1) < time.Hour || at(1) > time.Hour+time.Minute || at(2) < 2*time.Hour || at(2) > 2*time.Hour+time.Minute {
+			t.Fatalf("%d pings at %v", len(h.pinger.times), h.pinger.times)
+		}
+		if len(h.events.find(transport.PushAvailable)) != 1 {
+			t.Fatal("push never became available again")
+		}
+		// Scheduled syncs every 15 minutes for the two hours without push.
+		if n := len(h.syncCalls()); n < 8 || n > 9 {
+			t.Fatalf("%d scheduled syncs in two hours, want 8 or 9", n)
+		}
+	})
+}
+
+// TestLoopUnworkable: timeouts at the floor make push unworkable (SPEC H9):
+// scheduled sync, and an expiring probe brings push back.
+func TestLoopUnworkable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLoop(t, []step{timeout, timeout, timeout, expired, expired}, func(c *transport.Config) {
+			c.ProbeInterval = 30 * time.Minute
+		}, nil)
+		advance(30 * time.Minute) // three 9-minute timeouts, then scheduled
+		if h.loop.Snapshot().PushAvailable {
+			t.Fatal("push still available after 3 floor timeouts")
+		}
+		time.Sleep(45 * time.Minute)
+		synctest.Wait()
+		h.stop()
+		if len(h.events.find(transport.PushUnavailable)) != 1 || len(h.events.find(transport.PushAvailable)) != 1 {
+			t.Fatalf("events %v", h.events.kinds(transport.PushUnavailable, transport.PushAvailable))
+		}
+		if !h.loop.Snapshot().PushAvailable {
+			t.Fatal("push not available after an expiring probe")
+		}
+	})
+}
+
+// TestLoopNetworkLost: no connectivity drops to the minimum; when coverage
+// returns the learned interval is restored at once (SPEC H7, T4).
+func TestLoopNetworkLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lost := step{took: 10 * time.Millisecond, err: transport.ErrNetworkLost}
+		h := startLoop(t, []step{expired, expired, expired, lost, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 8m0s 13m0s 13m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		reasons := []string{}
+		for _, e := range h.events.find(transport.IntervalChanged) {
+			reasons = append(reasons, e.Change.Reason.String())
+		}
+		if strings.Join(reasons, " ") != "confirmed network-lost restored" {
+			t.Fatalf("reasons %v", reasons)
+		}
+	})
+}
+
+// TestLoopRejected: a ping the server refuses outright ends Run.
+func TestLoopRejected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLoop(t, []step{{took: time.Second, err: transport.ErrRejected, code: 401}}, nil, nil)
+		advance(24 * time.Hour)
+		if err := <-h.done; !errors.Is(err, transport.ErrRejected) {
+			t.Fatalf("Run returned %v", err)
+		}
+		h.cancel()
+	})
+}
+
+// TestLoopEarlyAnswers: a server that answers "no changes" at once does not
+// teach the tuner anything and does not make the loop spin.
+func TestLoopEarlyAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		early := step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.Expired}}
+		h := startLoop(t, []step{early, early, early, early, early, early}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		// The third early answer is the backoff's first network error,
+		// retried at once; the fourth waits.
+		if n := len(h.pinger.times); n != 7 {
+			t.Fatalf("%d pings, want the 6 scripted and a 7th that blocks", n)
+		}
+		if gap := h.pinger.times[4].Sub(h.pinger.times[3]); gap < 15*time.Minute {
+			t.Fatalf("5th ping %v after the 4th, want a backoff", gap)
+		}
+		if iv := h.loop.Tuner().Interval(); iv != 8*time.Minute {
+			t.Fatalf("early answers moved the interval to %v", iv)
+		}
+	})
+}
+
+// TestLoopRunOnce: Run refuses to run twice at the same time.
+func TestLoopRunOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := startLoop(t, nil, nil, nil)
+		advance(24 * time.Hour)
+		if err := h.loop.Run(context.Background()); !errors.Is(err, transport.ErrLoopRunning) {
+			t.Fatalf("second Run: %v", err)
+		}
+		if h.loop.Snapshot().State != transport.Pinging {
+			t.Fatalf("state %v", h.loop.Snapshot().State)
+		}
+		h.stop()
+	})
+	if _, err := transport.NewLoop(transport.Config{}); err == nil {
+		t.Fatal("NewLoop without a Pinger")
+	}
+}
+
+// TestLoopMockClock drives the scheduled mode with an injected mock clock.
+func TestLoopMockClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mock := clock.NewMock()
+		tuner, _ := heartbeat.New(heartbeat.Config{})
+		if _, err := tuner.SetServerBounds(0, 0); err != nil {
+			t.Fatal(err)
+		}
+		oob := step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.OutOfBounds, Limit: time.Hour}}
+		h := startLoop(t, []step{oob}, func(c *transport.Config) {
+			c.Clock, c.Tuner = mock, tuner
+			c.SyncInterval, c.ProbeInterval = 10*time.Minute, 24*time.Hour
+		}, nil)
+		advance(time.Second)
+		if n := len(h.syncCalls()); n != 1 {
+			t.Fatalf("%d syncs on entering scheduled mode, want 1", n)
+		}
+		for i := 0; i < 3; i++ {
+			mock.Add(10 * time.Minute)
+			synctest.Wait()
+		}
+		if n := len(h.syncCalls()); n != 4 {
+			t.Fatalf("%d syncs after 30 mock minutes, want 4", n)
+		}
+		h.stop()
+	})
+}
+
+// TestLoopLogger: events are logged with structured attributes and no
+// secrets.
+func TestLoopLogger(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var buf bytes.Buffer
+		var mu sync.Mutex
+		logger := slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		h := startLoop(t, []step{expired, expired, timeout}, func(c *transport.Config) { c.Logger = logger }, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		for _, want := range []string{`"msg":"pushbeat: ping-started"`, `"msg":"pushbeat: interval-changed"`, `"reason":"confirmed"`, `"msg":"pushbeat: ping-failed"`, `"level":"WARN"`} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("log lacks %s:\n%s", want, out)
+			}
+		}
+	})
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
