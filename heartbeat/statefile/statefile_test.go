@@ -214,7 +214,9 @@ func TestCrashSafety(t *testing.T) {
 	const kills = 40
 	deadline := time.Now().Add(60 * time.Second)
 	var done, latest int
-	defer func() { t.Logf("%d kills; the file held the newest logged version %d times, the one before it otherwise", done, latest) }()
+	defer func() {
+		t.Logf("%d kills; the file held the newest logged version %d times, the one before it otherwise", done, latest)
+	}()
 	for i := 0; i < kills && time.Now().Before(deadline); i++ {
 		done++
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
