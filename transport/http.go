@@ -27,6 +27,12 @@ const (
 	DefaultAttemptHeader = "X-Retry-Attempt"
 )
 
+// ErrResend may be wrapped by an error from Codec.Decode to have the
+// request rebuilt with Codec.NewRequest and sent again at once, within the
+// same deadline, at most once per ping. EAS servers need it: Ping status 3
+// says the server no longer has the parameters an empty Ping relies on.
+var ErrResend = errors.New("transport: resend the request")
+
 // ErrInsecureURL reports a plain-HTTP URL without HTTPConfig.AllowInsecureHTTP,
 // or a URL that is not HTTP at all.
 var ErrInsecureURL = errors.New("transport: URL must be https")
@@ -56,6 +62,11 @@ type HTTPConfig struct {
 	// backing off (SPEC B9). Empty means the attempt is not sent; use
 	// DefaultAttemptHeader to send it.
 	AttemptHeader string
+	// Prepare, if not nil, is called on every request just before it is
+	// sent, e.g. to set credentials that change over time. An error ends
+	// the ping (it is not a PingError: the loop retries under the backoff
+	// rules). Whatever it sets never appears in errors or logs.
+	Prepare func(*http.Request) error
 }
 
 // HTTPPinger performs pings over HTTP (SPEC T1, T2, T3, T7). It is safe for
@@ -66,8 +77,10 @@ type HTTPPinger struct {
 	codec   Codec
 	maxBody int64
 	header  http.Header
-	attempt string
-	now     func() time.Time
+	prepare func(*http.Request) error
+
+	attemptHeader string
+	now           func() time.Time
 }
 
 // NewHTTPPinger returns a pinger for cfg, or an error wrapping
@@ -105,8 +118,10 @@ func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
 		codec:   cfg.Codec,
 		maxBody: cfg.MaxBodyBytes,
 		header:  cfg.Header.Clone(),
-		attempt: cfg.AttemptHeader,
-		now:     time.Now,
+		prepare: cfg.Prepare,
+
+		attemptHeader: cfg.AttemptHeader,
+		now:           time.Now,
 	}
 	if p.codec == nil {
 		p.codec = JSONCodec{}
@@ -132,28 +147,53 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	pctx, cancel := context.WithTimeoutCause(ctx, deadline, errDeadline)
 	defer cancel()
 
+	start := p.now()
+	res, kind, resp, err := p.attempt(pctx, req, start)
+	if errors.Is(err, ErrResend) {
+		// The codec asked for the request to be rebuilt and sent again
+		// (EAS Ping status 3), once, within the same deadline.
+		res, kind, resp, err = p.attempt(pctx, req, start)
+		if errors.Is(err, ErrResend) {
+			kind = ErrProtocol
+		}
+	}
+	if kind == nil && err == nil {
+		res.Elapsed = p.now().Sub(start)
+		res.Response = resp
+		return res, nil
+	}
+	if ctx.Err() != nil && !errors.Is(context.Cause(pctx), errDeadline) {
+		return Result{}, ctx.Err() // the caller gave up: not a ping failure
+	}
+	if kind == nil {
+		return Result{}, err // the request could not be built: not a ping failure
+	}
+	return Result{}, &PingError{Kind: kind, Elapsed: p.now().Sub(start), Response: resp, Err: err}
+}
+
+// attempt sends the ping once. On failure it returns the failure's kind
+// (nil when the request could not even be built), the answer if there was
+// one, and the cause.
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error, *http.Response, error) {
 	hreq, err := p.codec.NewRequest(pctx, p.url, req)
 	if err != nil {
-		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
+		return Result{}, nil, nil, fmt.Errorf("transport: encoding the ping: %w", err)
 	}
 	for k, vs := range p.header {
 		hreq.Header[k] = append([]string(nil), vs...)
 	}
-	if p.attempt != "" && req.Attempt > 0 {
-		hreq.Header.Set(p.attempt, strconv.Itoa(req.Attempt))
+	if p.attemptHeader != "" && req.Attempt > 0 {
+		hreq.Header.Set(p.attemptHeader, strconv.Itoa(req.Attempt))
 	}
-
-	start := p.now()
-	fail := func(kind error, resp *http.Response, cause error) (Result, error) {
-		if ctx.Err() != nil && !errors.Is(context.Cause(pctx), errDeadline) {
-			return Result{}, ctx.Err() // the caller gave up: not a ping failure
+	if p.prepare != nil {
+		if err := p.prepare(hreq); err != nil {
+			return Result{}, nil, nil, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
-		return Result{}, &PingError{Kind: kind, Elapsed: p.now().Sub(start), Response: resp, Err: cause}
 	}
 
 	resp, err := p.client.Do(hreq)
 	if err != nil {
-		return fail(classify(pctx, err), nil, unwrapURLError(err))
+		return Result{}, classify(pctx, err), nil, unwrapURLError(err)
 	}
 	defer resp.Body.Close()
 	headersAt := p.now().Sub(start)
@@ -161,32 +201,33 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	switch code := resp.StatusCode; {
 	case (code == http.StatusGatewayTimeout || code == http.StatusRequestTimeout) && headersAt < req.Heartbeat:
 		discard(resp, p.maxBody)
-		return fail(ErrProxyTimeout, resp, nil)
+		return Result{}, ErrProxyTimeout, resp, nil
 	case code >= 500 || code == http.StatusTooManyRequests:
 		discard(resp, p.maxBody)
-		return fail(ErrServer, resp, nil)
+		return Result{}, ErrServer, resp, nil
 	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
 	switch {
 	case err != nil:
-		return fail(classify(pctx, err), nil, err)
+		return Result{}, classify(pctx, err), nil, err
 	case int64(len(body)) > p.maxBody:
 		resp.Body = http.NoBody
-		return fail(ErrBodyTooLarge, resp, fmt.Errorf("more than %d bytes", p.maxBody))
+		return Result{}, ErrBodyTooLarge, resp, fmt.Errorf("more than %d bytes", p.maxBody)
 	}
 	resp.Body = http.NoBody
 	res, err := p.codec.Decode(req, resp, body)
 	if err != nil {
 		kind := ErrProtocol
-		if errors.Is(err, ErrRejected) {
+		switch {
+		case errors.Is(err, ErrRejected):
 			kind = ErrRejected
+		case errors.Is(err, ErrServer):
+			kind = ErrServer
 		}
-		return fail(kind, resp, err)
+		return Result{}, kind, resp, err
 	}
-	res.Elapsed = p.now().Sub(start)
-	res.Response = resp
-	return res, nil
+	return res, nil, resp, nil
 }
 
 // discard reads a little of an error answer's body so its headers are

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -367,5 +368,90 @@ func TestPingConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// scriptedCodec wraps JSONCodec and replaces Decode's verdicts with a
+// script, to test what HTTPPinger does with each kind a codec may return.
+type scriptedCodec struct {
+	transport.JSONCodec
+	mu       sync.Mutex
+	verdicts []error
+	builds   int
+}
+
+func (c *scriptedCodec) NewRequest(ctx context.Context, url string, r transport.Request) (*http.Request, error) {
+	c.mu.Lock()
+	c.builds++
+	c.mu.Unlock()
+	return c.JSONCodec.NewRequest(ctx, url, r)
+}
+
+func (c *scriptedCodec) Decode(r transport.Request, resp *http.Response, body []byte) (transport.Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.verdicts) > 0 {
+		v := c.verdicts[0]
+		c.verdicts = c.verdicts[1:]
+		if v != nil {
+			return transport.Result{}, v
+		}
+	}
+	return c.JSONCodec.Decode(r, resp, body)
+}
+
+// TestCodecVerdicts: a codec may ask for one resend (EAS Ping status 3) and
+// may report server trouble found inside a 200 answer (EAS status 8).
+func TestCodecVerdicts(t *testing.T) {
+	srv := hostile(t)
+	tests := []struct {
+		verdicts []error
+		builds   int
+		kind     error // nil: success
+	}{
+		{[]error{fmt.Errorf("status 3: %w", transport.ErrResend)}, 2, nil},
+		{[]error{transport.ErrResend, transport.ErrResend}, 2, transport.ErrProtocol},
+		{[]error{fmt.Errorf("status 8: %w", transport.ErrServer)}, 1, transport.ErrServer},
+		{[]error{fmt.Errorf("status 7: %w", transport.ErrRejected)}, 1, transport.ErrRejected},
+		{[]error{errors.New("nonsense")}, 1, transport.ErrProtocol},
+	}
+	for i, tc := range tests {
+		codec := &scriptedCodec{verdicts: tc.verdicts}
+		p := pinger(t, srv, "/changed", func(c *transport.HTTPConfig) { c.Codec = codec })
+		res, err := p.Ping(context.Background(), req(time.Second))
+		if tc.kind == nil && (err != nil || res.Status != transport.Changed) {
+			t.Fatalf("step %d: %+v, %v", i, res, err)
+		}
+		if tc.kind != nil && !errors.Is(err, tc.kind) {
+			t.Fatalf("step %d: %v, want %v", i, err, tc.kind)
+		}
+		if codec.builds != tc.builds {
+			t.Fatalf("step %d: %d requests built, want %d", i, codec.builds, tc.builds)
+		}
+	}
+}
+
+// TestPrepare: the Prepare hook sets rotating credentials on every request;
+// its failure ends the ping with its own error, not a PingError.
+func TestPrepare(t *testing.T) {
+	srv := hostile(t)
+	n := 0
+	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
+		c.Prepare = func(r *http.Request) error {
+			n++
+			if n == 2 {
+				return errors.New("token refresh failed")
+			}
+			r.Header.Set("Authorization", fmt.Sprintf("Bearer token-%d", n))
+			return nil
+		}
+	})
+	res, err := p.Ping(context.Background(), req(time.Second))
+	if err != nil || res.Response.Header.Get("X-Got-Auth") != "Bearer token-1" {
+		t.Fatalf("%v, %v", res.Response, err)
+	}
+	_, err = p.Ping(context.Background(), req(time.Second))
+	if err == nil || errors.As(err, new(*transport.PingError)) || !strings.Contains(err.Error(), "token refresh failed") {
+		t.Fatalf("a failing Prepare gave %v", err)
 	}
 }

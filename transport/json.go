@@ -25,7 +25,9 @@ type Codec interface {
 	// (it handles 5xx, 429, and a 504 or 408 that arrives before the
 	// heartbeat elapsed). body is the whole body, within the size limit.
 	// Errors should wrap ErrRejected (the request can never succeed as
-	// sent) or ErrProtocol (the answer makes no sense).
+	// sent), ErrServer (the server reports trouble inside a 200 answer),
+	// ErrResend (send the request again, rebuilt) or ErrProtocol (the
+	// answer makes no sense; also the default).
 	Decode(req Request, resp *http.Response, body []byte) (Result, error)
 }
 
