@@ -140,6 +140,12 @@ func orDefault[T comparable](field *T, def T) {
 	}
 }
 
+// Validate reports the first field of sc that breaks its documented rules,
+// as an error wrapping ErrInvalidScenario; Run does the same check.
+func (sc Scenario) Validate() error {
+	return sc.withDefaults().validate()
+}
+
 // validate reports the first field of sc (with defaults applied) that
 // breaks its rules.
 func (sc Scenario) validate() error {

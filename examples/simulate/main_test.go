@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+// TestDefaultReport checks SPEC E2's default output: the seed's table with
+// its notes, the comparison over every published timeout, the goals.
+func TestDefaultReport(t *testing.T) {
+	code, out, errOut := runArgs(t, "-days", "3", "-seeds", "2")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, want := range []string{
+		"(1) The seed's eight examples", "PERIODIC mail", "stays at minimum; delays up to 4 min",
+		"2: the 5m timeout", "4: the server's 15m minimum", "5: the seed says push does not work",
+		"(2) Strategy comparison: POISSON mail", "4m15s", "5m48s", "37m", "2h4m", "microg", "oracle",
+		"Goals", "all four together",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "\n2h4m "); n != 2 {
+		t.Errorf("%d comparison blocks for the 2h4m timeout, want 2 (mail every 20m and 2h)", n)
+	}
+}
+
+// TestJSON checks that -json prints one parsable object per run, with
+// every documented field.
+func TestJSON(t *testing.T) {
+	code, out, errOut := runArgs(t, "-json", "-days", "2", "-seeds", "2", "-strategy", "adaptive,oracle")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	fields := []string{"scenario", "strategy", "timeout_s", "mail_s", "arrivals", "server_min_s", "server_max_s",
+		"device_min_s", "device_max_s", "buffer_s", "sync_every_s", "probe_every_s", "days", "seed", "day1", "steady"}
+	metrics := []string{"days", "pings", "rejected_pings", "timeouts", "syncs", "mails", "pings_per_day",
+		"timeouts_per_day", "syncs_per_day", "deaf_s", "deaf_fraction", "fallback_s", "push_fraction", "push_works",
+		"delay_mean_s", "delay_p99_s", "delay_max_s", "settled_interval_s", "final_interval_s"}
+	lines := 0
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		lines++
+		var row map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &row); err != nil {
+			t.Fatalf("line %d: %v: %s", lines, err, sc.Text())
+		}
+		for _, f := range fields {
+			if _, ok := row[f]; !ok {
+				t.Fatalf("line %d lacks %q: %s", lines, f, sc.Text())
+			}
+		}
+		for _, period := range []string{"day1", "steady"} {
+			m, _ := row[period].(map[string]any)
+			for _, f := range metrics {
+				if _, ok := m[f]; !ok {
+					t.Fatalf("line %d: %s lacks %q", lines, period, f)
+				}
+			}
+		}
+	}
+	// The seed's table: 8 examples × 3 strategies; the comparison: 11
+	// timeouts × 2 mail rates × 2 strategies × 2 seeds.
+	if want := 8*3 + 11*2*2*2; lines != want {
+		t.Errorf("%d JSON lines, want %d", lines, want)
+	}
+}
+
+// TestCustomScenario checks the single custom scenario and its chart.
+func TestCustomScenario(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "chart.svg")
+	code, out, errOut := runArgs(t, "-timeout", "10m", "-mail", "20m", "-server-min", "0", "-server-max", "0",
+		"-days", "2", "-seed", "3", "-strategy", "adaptive,classic", "-svg", svg)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "idle timeout 10m, poisson mail every 20m, server unrestricted, seed 3, 2 days") {
+		t.Errorf("output lacks the scenario line:\n%s", out)
+	}
+	if strings.Contains(out, "aosp") || !strings.Contains(out, "classic") {
+		t.Errorf("-strategy adaptive,classic not honoured:\n%s", out)
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Well-formed XML with one path per strategy and the timeout line.
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	paths := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("chart is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "path" {
+			paths++
+		}
+	}
+	if paths != 2 || !bytes.Contains(data, []byte("network timeout 10m")) {
+		t.Errorf("chart has %d paths (want 2) or lacks the timeout legend", paths)
+	}
+}
+
+// TestHelp checks that -h explains every flag and exits 0.
+func TestHelp(t *testing.T) {
+	code, out, _ := runArgs(t, "-h")
+	if code != 0 {
+		t.Fatalf("-h: exit %d", code)
+	}
+	for _, flag := range []string{"-timeout", "-mail", "-arrivals", "-server-min", "-server-max", "-days", "-seed",
+		"-seeds", "-strategy", "-sync-every", "-probe-every", "-json", "-svg"} {
+		if !strings.Contains(out, "\n  "+flag) {
+			t.Errorf("-h does not explain %s", flag)
+		}
+	}
+}
+
+// TestBadFlags checks that bad flags give a clear error and exit status 2.
+func TestBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"-days", "abc"}, "invalid value"},
+		{[]string{"-days", "0"}, "-days 0"},
+		{[]string{"-days", "9999"}, "Days"},
+		{[]string{"-seeds", "0"}, "-seeds 0"},
+		{[]string{"-strategy", "greedy"}, `unknown strategy "greedy"`},
+		{[]string{"-arrivals", "bursty"}, `unknown arrivals "bursty"`},
+		{[]string{"-timeout", "-5m"}, "Timeout"},
+		{[]string{"-mail", "1ms"}, "Mail"},
+		{[]string{"-server-min", "20m", "-server-max", "10m"}, "ServerMin"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, errOut := runArgs(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		}
+	}
+	// A chart that cannot be written is a run-time failure, exit 1.
+	code, _, errOut := runArgs(t, "-days", "1", "-svg", filepath.Join(t.TempDir(), "missing", "chart.svg"))
+	if code != 1 || !strings.Contains(errOut, "writing the chart") {
+		t.Errorf("unwritable -svg: exit %d, stderr %q", code, errOut)
+	}
+}
