@@ -32,9 +32,11 @@ var knownShortfalls = map[string]string{
 	// which times out (its ping, 5 min above the ceiling, is repeated after
 	// every answer with changes until it expires or dies). Classic times
 	// out less on a busy mailbox, because mail ends its 18-minute pings
-	// before the 15-minute drop about half the time. CeilingTTL 75 gives
-	// 0.075 here; counting only Expired answers towards the TTL would
-	// remove the dependence on mail.
+	// before the 15-minute drop about half the time. Measured fixes:
+	// CeilingTTL 75 gives 0.075 here; counting only Expired answers
+	// towards the TTL (dropping stable++ from Tuner.changed) gives 0.054
+	// here and at most 0.059 on every goal scenario, and keeps heartbeat's
+	// own tests green.
 	"timeout=15m0s/mail=20m0s/timeouts": "Adaptive's CeilingTTL counts answers with changes",
 }
 
@@ -94,13 +96,13 @@ func checkGoals(t *testing.T, name string, a, c, o Metrics) {
 		}
 	}
 	check("pings", float64(a.Pings) <= 1.10*float64(o.Pings),
-		fmt.Sprintf("%d pings vs oracle %d, ratio %.3f > 1.10", a.Pings, o.Pings, float64(a.Pings)/float64(o.Pings)))
+		fmt.Sprintf("%d pings vs oracle %d, ratio %.3f (goal <= 1.10)", a.Pings, o.Pings, float64(a.Pings)/float64(o.Pings)))
 	check("timeouts", float64(a.Timeouts) <= 0.10*float64(c.Timeouts),
-		fmt.Sprintf("%d timeouts vs classic %d, ratio %.3f > 0.10", a.Timeouts, c.Timeouts, float64(a.Timeouts)/float64(c.Timeouts)))
+		fmt.Sprintf("%d timeouts vs classic %d, ratio %.3f (goal <= 0.10)", a.Timeouts, c.Timeouts, float64(a.Timeouts)/float64(c.Timeouts)))
 	check("deaf", a.DeafTime <= c.DeafTime,
-		fmt.Sprintf("deaf %v vs classic %v", a.DeafTime, c.DeafTime))
+		fmt.Sprintf("deaf %v vs classic %v (goal <=)", a.DeafTime, c.DeafTime))
 	check("delay", a.DelayMean <= c.DelayMean,
-		fmt.Sprintf("mean delay %v vs classic %v", a.DelayMean, c.DelayMean))
+		fmt.Sprintf("mean delay %v vs classic %v (goal <=)", a.DelayMean, c.DelayMean))
 	if len(skip) > 0 && !t.Failed() {
 		t.Skipf("KNOWN SHORTFALL of heartbeat.Adaptive, reported in issue 5: %v", skip)
 	}

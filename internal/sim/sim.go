@@ -188,6 +188,9 @@ func (r *run) period(t time.Duration) (i int, ok bool) {
 // period it overlaps.
 func (r *run) span(per *[2]Metrics, field func(*Metrics) *time.Duration, from, to time.Duration) {
 	to = min(to, r.end)
+	if from >= to {
+		return
+	}
 	if from < Day {
 		*field(&per[0]) += max(0, min(to, Day)-from)
 	}

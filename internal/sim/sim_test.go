@@ -123,7 +123,7 @@ func TestMailDuringDeafTime(t *testing.T) {
 	}
 }
 
-// TestMailAtAnswerTime checks the tie rule: mail arriving exactly when the
+// TestMailAtAnswerTime checks the tie rule (SPEC E2, T4): mail arriving exactly when the
 // server would answer "no changes" makes the answer "changes", delivered
 // with no delay.
 func TestMailAtAnswerTime(t *testing.T) {
@@ -246,7 +246,7 @@ type flaky struct{ constant }
 func (f *flaky) Interval() time.Duration { return 8 * m }
 func (f *flaky) Workable() bool          { return len(f.outcomes) != 1 }
 
-// TestMailAfterTheEnd checks that mail still pending at the end of the run
+// TestMailAfterTheEnd checks (SPEC E2) that mail still pending at the end of the run
 // is delivered (and measured) by the next sync after it.
 func TestMailAfterTheEnd(t *testing.T) {
 	// Pings every 19 min; the one sent at 1425 dies at 1435 and times out
@@ -279,7 +279,7 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-// TestSameMailForEveryStrategy checks common random numbers: the mail a
+// TestSameMailForEveryStrategy checks common random numbers (SPEC E2): the mail a
 // run sees depends on the seed, not on the strategy.
 func TestSameMailForEveryStrategy(t *testing.T) {
 	sc := Scenario{Timeout: 10 * m, Mail: 20 * m, Days: 2, Seed: 7}
@@ -295,7 +295,8 @@ func TestSameMailForEveryStrategy(t *testing.T) {
 	}
 }
 
-// TestPeriods checks that day 1 and the steady state are measured apart.
+// TestPeriods checks that day 1 and the steady state are measured apart
+// (SPEC E2, issue 5's metrics).
 func TestPeriods(t *testing.T) {
 	r, _ := record(t, Scenario{Days: 3}, &constant{iv: 10 * m})
 	if r.Day1.Days != 1 || r.Steady.Days != 2 || r.Day1.Pings != 144 || r.Steady.Pings != 288 {
@@ -305,6 +306,14 @@ func TestPeriods(t *testing.T) {
 	if r.Steady.PingsPerDay != 144 || r.Steady.Settled != 10*m || r.Steady.Final != 10*m {
 		t.Errorf("steady %v pings/day settled %v final %v", r.Steady.PingsPerDay, r.Steady.Settled, r.Steady.Final)
 	}
+	// A span past the end adds nothing.
+	var per [2]Metrics
+	rn := &run{end: 2 * Day}
+	rn.span(&per, func(m *Metrics) *time.Duration { return &m.DeafTime }, 2*Day+m, 2*Day+5*m)
+	rn.span(&per, func(m *Metrics) *time.Duration { return &m.DeafTime }, Day-m, Day+2*m)
+	if per[0].DeafTime != m || per[1].DeafTime != 2*m {
+		t.Errorf("spans: day 1 %v, steady %v; want 1m, 2m", per[0].DeafTime, per[1].DeafTime)
+	}
 	// A deaf span across midnight is split between the periods.
 	r, _ = record(t, Scenario{Timeout: 15 * m, Days: 2}, &constant{iv: 18 * m})
 	if got := r.Day1.DeafTime + r.Steady.DeafTime; got != time.Duration(r.Day1.Timeouts+r.Steady.Timeouts)*4*m {
@@ -313,7 +322,7 @@ func TestPeriods(t *testing.T) {
 }
 
 // TestBadScenario checks that every bad field gives an error naming it,
-// never a panic or a hang.
+// never a panic or a hang (the rules' bad-input ground rule).
 func TestBadScenario(t *testing.T) {
 	for i, sc := range []Scenario{
 		{Timeout: -1},
@@ -348,7 +357,7 @@ type stubborn struct{ constant }
 
 func (s *stubborn) SetServerBounds(_, _ time.Duration) error { return nil }
 
-// TestMisbehavingStrategy checks that a strategy that keeps asking for an
+// TestMisbehavingStrategy checks (SPEC H8's status-5 loop) that a strategy that keeps asking for an
 // interval the server refuses ends the run with an error, not a hang.
 func TestMisbehavingStrategy(t *testing.T) {
 	_, err := Run(Scenario{ServerMax: 10 * m}, &stubborn{constant{iv: 20 * m}})

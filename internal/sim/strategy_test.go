@@ -50,7 +50,7 @@ func trace(t *testing.T, name string, sc Scenario, steps []step) {
 
 func bounds(lo, hi time.Duration) *[2]time.Duration { return &[2]time.Duration{lo, hi} }
 
-// TestAOSPRule checks the AOSP Exchange client's rule: +5 min on each
+// TestAOSPRule checks the AOSP Exchange client's rule (SPEC E2 baseline): +5 min on each
 // expiry, -5 min on a timeout, 8 to 28 min, changes neutral, the server's
 // limit on status 5.
 func TestAOSPRule(t *testing.T) {
@@ -75,7 +75,7 @@ func TestAOSPRule(t *testing.T) {
 	})
 }
 
-// TestMicroGRule checks the multiplicative rule: ×1.02 after an expiry,
+// TestMicroGRule checks the multiplicative rule (SPEC E2 baseline): ×1.02 after an expiry,
 // ×0.95 after a timeout, in whole milliseconds, 8 to 28 min.
 func TestMicroGRule(t *testing.T) {
 	trace(t, StrategyMicroG, Scenario{}, []step{
@@ -102,7 +102,7 @@ func TestMicroGRule(t *testing.T) {
 	}
 }
 
-// TestFixedAndOracle checks the fixed baselines and the oracle, which pings
+// TestFixedAndOracle checks the fixed baselines and the oracle (SPEC E2), which pings
 // at the largest allowed interval not above the network timeout.
 func TestFixedAndOracle(t *testing.T) {
 	for i, c := range []struct {
