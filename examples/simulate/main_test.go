@@ -42,7 +42,7 @@ func TestDefaultReport(t *testing.T) {
 	}
 }
 
-// TestJSON checks that -json prints one parsable object per run, with
+// TestJSON checks (SPEC E2) that -json prints one parsable object per run, with
 // every documented field.
 func TestJSON(t *testing.T) {
 	code, out, errOut := runArgs(t, "-json", "-days", "2", "-seeds", "2", "-strategy", "adaptive,oracle")
@@ -83,7 +83,8 @@ func TestJSON(t *testing.T) {
 	}
 }
 
-// TestCustomScenario checks the single custom scenario and its chart.
+// TestCustomScenario checks the single custom scenario and its chart (SPEC
+// E2).
 func TestCustomScenario(t *testing.T) {
 	svg := filepath.Join(t.TempDir(), "chart.svg")
 	code, out, errOut := runArgs(t, "-timeout", "10m", "-mail", "20m", "-server-min", "0", "-server-max", "0",
@@ -121,7 +122,7 @@ func TestCustomScenario(t *testing.T) {
 	}
 }
 
-// TestHelp checks that -h explains every flag and exits 0.
+// TestHelp checks that -h explains every flag and exits 0 (issue 5).
 func TestHelp(t *testing.T) {
 	code, out, _ := runArgs(t, "-h")
 	if code != 0 {
@@ -135,7 +136,8 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// TestBadFlags checks that bad flags give a clear error and exit status 2.
+// TestBadFlags checks that bad flags give a clear error and exit status 2
+// (issue 5).
 func TestBadFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string
