@@ -230,11 +230,21 @@ func (b *backend) leave(e *Request) {
 }
 
 // ServeHTTP answers one request according to the protocol in the package
-// documentation.
+// documentation. A request that ends without an answer is aborted (the
+// connection is closed without another byte), so that a client can never
+// mistake it for a complete response, such as an empty 200.
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !b.serve(w, r) {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// serve answers one request and reports whether the response is complete;
+// false means the connection must be aborted.
+func (b *backend) serve(w http.ResponseWriter, r *http.Request) (complete bool) {
 	if !b.enter() {
 		http.Error(w, "pingtest: server closed", http.StatusServiceUnavailable)
-		return
+		return true
 	}
 	e := Request{Arrived: b.clk.Now()}
 	if b.identify != nil {
@@ -252,7 +262,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, msg, status)
-		return
+		return true
 	}
 	e.Heartbeat = p.Heartbeat
 
@@ -264,23 +274,24 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	setFaultHeaders(w.Header(), f)
 	if f.Kind != Normal {
 		e.Answer = Faulted
-		e.Status = b.serveFault(w, r, f)
-		return
+		e.Status, complete = b.serveFault(w, r, f)
+		return complete
 	}
 
 	switch {
 	case minHB > 0 && p.Heartbeat < minHB:
 		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(minHB))
-		return
+		return true
 	case maxHB > 0 && p.Heartbeat > maxHB:
 		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(maxHB))
-		return
+		return true
 	}
 
 	changes, ok := b.hold(r.Context(), p)
 	switch {
 	case !ok:
 		e.Answer = Abandoned
+		return false
 	case changes == nil:
 		e.Answer, e.Status = Expired, writeJSON(w, answerExpired)
 	default:
@@ -290,6 +301,7 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		e.Answer, e.Status = Changed, writeJSON(w, encodeChanged(folders))
 	}
+	return true
 }
 
 // readPing checks method, content type and size, and decodes the body.
@@ -348,12 +360,12 @@ func (b *backend) hold(ctx context.Context, p ping) (changes []delivery, ok bool
 	b.link(w)
 	b.stats.Held++
 	b.mu.Unlock()
-	if b.onHold != nil {
+	t := b.clk.Timer(p.Heartbeat)
+	defer t.Stop()
+	if b.onHold != nil { // after the timer exists, so a mock clock can fire it
 		b.onHold()
 	}
 
-	t := b.clk.Timer(p.Heartbeat)
-	defer t.Stop()
 	expired := false
 	select {
 	case <-w.wake:

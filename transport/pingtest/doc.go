@@ -35,6 +35,8 @@
 //
 //	{"heartbeat": 480, "folders": ["inbox", "calendar"]}
 //
+// Its members:
+//
 //   - "heartbeat" (required): a JSON number of seconds, greater than zero,
 //     fractional allowed (0.08): how long the client asks the server to
 //     hold the request if nothing changes.

@@ -240,23 +240,24 @@ var spaces = func() []byte {
 	return b
 }()
 
-// serveFault answers r with the fault f (not Normal) and returns the status
-// it sent, zero if none.
-func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) int {
+// serveFault answers r with the fault f (not Normal). It returns the status
+// it sent (zero if none) and whether the response is complete; false means
+// the connection must be aborted.
+func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) (status int, complete bool) {
 	h := w.Header()
 	switch f.Kind {
 	case ErrorStatus:
-		status := f.Status
+		status = f.Status
 		if status == 0 {
 			status = DefaultErrorStatus
 		}
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, "pingtest: injected "+strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
-		return status
+		return status, true
 
 	case EmptyChange:
-		return writeJSON(w, encodeChanged(nil))
+		return writeJSON(w, encodeChanged(nil)), true
 
 	case Oversized:
 		size := f.Size
@@ -269,31 +270,31 @@ func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) in
 		h.Set("Content-Length", strconv.Itoa(len(head)+pad+len(tail)))
 		w.WriteHeader(http.StatusOK)
 		if _, err := io.WriteString(w, head); err != nil {
-			return http.StatusOK
+			return http.StatusOK, false
 		}
 		for pad > 0 {
 			n, err := w.Write(spaces[:min(pad, len(spaces))])
 			if err != nil {
-				return http.StatusOK
+				return http.StatusOK, false
 			}
 			pad -= n
 		}
 		_, _ = io.WriteString(w, tail)
-		return http.StatusOK
+		return http.StatusOK, true
 
 	case Garbage:
 		body := f.Body
 		if body == "" {
 			body = defaultGarbage
 		}
-		return writeJSON(w, []byte(body))
+		return writeJSON(w, []byte(body)), true
 
 	case Stall:
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_ = http.NewResponseController(w).Flush()
 		b.stall(r.Context())
-		return http.StatusOK
+		return http.StatusOK, false
 
 	case Truncate:
 		body := f.Body
@@ -307,11 +308,11 @@ func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) in
 		// the handler returns, which is the point.
 		_, _ = io.WriteString(w, body[:len(body)/2])
 		_ = http.NewResponseController(w).Flush()
-		return http.StatusOK
+		return http.StatusOK, false
 
 	case Hang:
 		b.stall(r.Context())
-		return 0
+		return 0, false
 
 	case Trickle:
 		body := f.Body
@@ -331,18 +332,18 @@ func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) in
 		defer b.leaveStall()
 		for i := 0; i < len(body); i++ {
 			if !b.sleep(r.Context(), every) {
-				break
+				return http.StatusOK, false
 			}
 			if _, err := io.WriteString(w, body[i:i+1]); err != nil {
-				break
+				return http.StatusOK, false
 			}
 			if rc.Flush() != nil {
-				break
+				return http.StatusOK, false
 			}
 		}
-		return http.StatusOK
+		return http.StatusOK, true
 	}
-	return 0
+	return 0, true
 }
 
 // stall keeps a request open until the client goes away or the server is

@@ -1,0 +1,414 @@
+package pingtest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/benbjohnson/clock"
+)
+
+// handshakeTimeout bounds a client's TLS handshake with the middlebox
+// (real time).
+const handshakeTimeout = 10 * time.Second
+
+// relayBuffer is the size of each direction's copy buffer.
+const relayBuffer = 8 << 10
+
+// gatewayTimeoutResponse is what a GatewayTimeout drop sends.
+const gatewayTimeoutResponse = "HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+// Directions of bytes through a relay.
+const (
+	toServer int32 = 1
+	toClient int32 = 2
+)
+
+// MiddleboxStats is a snapshot of a middlebox's counters.
+type MiddleboxStats struct {
+	// Accepted is the number of client connections accepted.
+	Accepted int
+	// Open is the number of client connections open now, silently dropped
+	// ones included (their client socket stays open until the client
+	// closes it).
+	Open int
+	// SilentDrops, Resets and GatewayTimeouts count the idle connections
+	// dropped in each DropMode.
+	SilentDrops, Resets, GatewayTimeouts int
+}
+
+// Middlebox is the relay in front of a Server started with
+// Config.Middlebox: it models a carrier NAT, firewall or load balancer
+// that drops connections idle longer than its idle timeout. A connection
+// is idle while no byte flows in either direction; a connection carrying
+// bytes is never dropped. Its methods are safe for concurrent use.
+type Middlebox struct {
+	front   *frontListener
+	backend string      // address of the server behind
+	tlsConf *tls.Config // nil: plain TCP in front
+	clk     clock.Clock
+	base    time.Time
+	ctx     context.Context // cancelled by close
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	idle   time.Duration
+	mode   DropMode
+	closed bool
+	relays map[string]*relay // by the local address of the leg to the server
+	stats  MiddleboxStats
+}
+
+func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &Middlebox{
+		front:   front,
+		backend: backend,
+		tlsConf: tlsConf,
+		clk:     clk,
+		base:    clk.Now(),
+		ctx:     ctx,
+		cancel:  cancel,
+		idle:    idle,
+		mode:    mode,
+		relays:  make(map[string]*relay),
+	}
+	m.wg.Add(1)
+	go m.run()
+	return m
+}
+
+// SetIdleTimeout sets how long a connection may carry no bytes before it
+// is dropped; d <= 0 means never. It applies at once to open connections:
+// one already idle longer than d is dropped now.
+func (m *Middlebox) SetIdleTimeout(d time.Duration) {
+	m.mu.Lock()
+	m.idle = max(d, 0)
+	relays := make([]*relay, 0, len(m.relays))
+	for _, r := range m.relays {
+		relays = append(relays, r)
+	}
+	m.mu.Unlock()
+	for _, r := range relays {
+		r.arm()
+	}
+}
+
+// IdleTimeout returns the current idle timeout; zero means never.
+func (m *Middlebox) IdleTimeout() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.idle
+}
+
+// SetDropMode sets how later drops happen. It returns an error, and
+// changes nothing, if mode is not one of the DropMode constants.
+func (m *Middlebox) SetDropMode(mode DropMode) error {
+	if !mode.valid() {
+		return fmt.Errorf("pingtest: DropMode %d is not a DropMode", int(mode))
+	}
+	m.mu.Lock()
+	m.mode = mode
+	m.mu.Unlock()
+	return nil
+}
+
+// DropMode returns how idle connections are dropped now.
+func (m *Middlebox) DropMode() DropMode {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.mode
+}
+
+// Stats returns a snapshot of the middlebox's counters.
+func (m *Middlebox) Stats() MiddleboxStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats
+}
+
+func (m *Middlebox) run() {
+	defer m.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := m.front.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors or similar: wait a little and
+			// retry, as net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-m.ctx.Done():
+				t.Stop()
+				return
+			}
+			continue
+		}
+		delay = 0
+		m.wg.Add(1)
+		go m.serve(c.(*frontConn))
+	}
+}
+
+func (m *Middlebox) serve(fc *frontConn) {
+	defer m.wg.Done()
+	m.mu.Lock()
+	m.stats.Accepted++
+	m.mu.Unlock()
+
+	var client net.Conn = fc
+	if m.tlsConf != nil {
+		tc := tls.Server(fc, m.tlsConf)
+		ctx, cancel := context.WithTimeout(m.ctx, handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			_ = fc.Close()
+			return
+		}
+		client = tc
+	}
+	var d net.Dialer
+	backend, err := d.DialContext(m.ctx, "tcp", m.backend)
+	if err != nil {
+		fc.reset()
+		return
+	}
+	r := &relay{m: m, fc: fc, client: client, backend: backend, key: backend.LocalAddr().String()}
+	r.touch(0)
+	r.pipes.Store(2)
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		_ = backend.Close()
+		_ = fc.Close()
+		return
+	}
+	m.relays[r.key] = r
+	m.stats.Open++
+	m.mu.Unlock()
+	r.arm()
+
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		r.pipe(toClient)
+	}()
+	r.pipe(toServer)
+}
+
+// lookup names the client connection behind the leg to the server whose
+// local address is key.
+func (m *Middlebox) lookup(key string) (conn uint64, remote string, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.relays[key]; ok {
+		return r.fc.id, r.fc.key, true
+	}
+	return 0, "", false
+}
+
+func (m *Middlebox) countDrop(mode DropMode) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch mode {
+	case Silent:
+		m.stats.SilentDrops++
+	case Reset:
+		m.stats.Resets++
+	case GatewayTimeout:
+		m.stats.GatewayTimeouts++
+	}
+}
+
+// close cuts every connection and waits for the middlebox's goroutines.
+// The front listener is closed by the Server.
+func (m *Middlebox) close() {
+	m.mu.Lock()
+	m.closed = true
+	relays := make([]*relay, 0, len(m.relays))
+	for _, r := range m.relays {
+		relays = append(relays, r)
+	}
+	m.mu.Unlock()
+	m.cancel()
+	for _, r := range relays {
+		_ = r.fc.Close()
+		_ = r.backend.Close()
+	}
+	m.wg.Wait()
+}
+
+// relay is one client connection through the middlebox and its leg to the
+// server.
+type relay struct {
+	m       *Middlebox
+	fc      *frontConn
+	client  net.Conn // fc, or a TLS server conn over it
+	backend net.Conn
+	key     string
+
+	last    atomic.Int64 // when a byte last flowed, ns since m.base
+	lastDir atomic.Int32 // direction of that byte; 0 before any
+	dropped atomic.Bool
+	pipes   atomic.Int32 // copy loops still running
+	wmu     sync.Mutex   // serialises writes to the client
+
+	mu    sync.Mutex
+	timer *clock.Timer
+	gen   uint64 // invalidates timers that were replaced
+	done  bool
+}
+
+func (r *relay) touch(dir int32) {
+	r.last.Store(int64(r.m.clk.Since(r.m.base)))
+	if dir != 0 {
+		r.lastDir.Store(dir)
+	}
+}
+
+func (r *relay) quiet() time.Duration {
+	return r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
+}
+
+// arm (re)starts the idle timer for the current idle timeout.
+func (r *relay) arm() {
+	idle := r.m.IdleTimeout()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done || r.dropped.Load() {
+		return
+	}
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.gen++
+	if idle > 0 {
+		r.startTimer(max(idle-r.quiet(), 0))
+	}
+}
+
+// startTimer schedules check after d. Called with r.mu held.
+func (r *relay) startTimer(d time.Duration) {
+	gen := r.gen
+	r.timer = r.m.clk.AfterFunc(d, func() { r.check(gen) })
+}
+
+// check drops the connection if it has been idle for the idle timeout,
+// and otherwise sets the timer for when it would have been.
+func (r *relay) check(gen uint64) {
+	r.m.mu.Lock()
+	idle, mode := r.m.idle, r.m.mode
+	r.m.mu.Unlock()
+	r.mu.Lock()
+	if r.done || gen != r.gen || r.dropped.Load() || idle <= 0 {
+		r.mu.Unlock()
+		return
+	}
+	if q := r.quiet(); q < idle {
+		r.gen++
+		r.startTimer(idle - q)
+		r.mu.Unlock()
+		return
+	}
+	r.dropped.Store(true)
+	r.timer = nil
+	r.mu.Unlock()
+	r.m.countDrop(mode)
+	r.drop(mode)
+}
+
+func (r *relay) drop(mode DropMode) {
+	_ = r.backend.Close() // every mode lets the server go
+	switch mode {
+	case Silent:
+		// Nothing reaches the client any more, and the client's socket
+		// stays open: pipe(toServer) keeps reading and discarding until
+		// the client closes it.
+	case Reset:
+		r.fc.reset()
+	case GatewayTimeout:
+		r.wmu.Lock()
+		if r.lastDir.Load() == toServer { // a request waits, no answer started
+			_ = r.client.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = io.WriteString(r.client, gatewayTimeoutResponse)
+		}
+		r.wmu.Unlock()
+		_ = r.client.Close()
+	}
+}
+
+func (r *relay) pipe(dir int32) {
+	src, dst := r.client, r.backend
+	if dir == toClient {
+		src, dst = r.backend, r.client
+	}
+	buf := make([]byte, relayBuffer)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			r.touch(dir)
+			if !r.forward(dir, dst, buf[:n]) {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	switch {
+	case !r.dropped.Load():
+		// One side closed or failed: close both, as a proxy does.
+		_ = r.backend.Close()
+		_ = r.client.Close()
+	case dir == toServer:
+		// Silently dropped, and now the client has gone too.
+		_ = r.client.Close()
+	}
+	if r.pipes.Add(-1) == 0 {
+		r.finish()
+	}
+}
+
+// forward writes p to dst unless the connection was dropped, in which case
+// p is swallowed. It reports whether the copy loop should go on.
+func (r *relay) forward(dir int32, dst net.Conn, p []byte) bool {
+	if dir == toClient {
+		r.wmu.Lock()
+		defer r.wmu.Unlock()
+	}
+	if r.dropped.Load() {
+		return true
+	}
+	_, err := dst.Write(p)
+	r.touch(dir)
+	return err == nil
+}
+
+func (r *relay) finish() {
+	r.mu.Lock()
+	r.done = true
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	r.mu.Unlock()
+	_ = r.fc.Close()
+	_ = r.backend.Close()
+	r.m.mu.Lock()
+	delete(r.m.relays, r.key)
+	r.m.stats.Open--
+	r.m.mu.Unlock()
+}
