@@ -33,7 +33,7 @@ const (
 	// DefaultResolution is how close below a failed interval the Adaptive
 	// strategy gets before it stops probing.
 	DefaultResolution = 30 * time.Second
-	// DefaultCeilingTTL is how many stable round trips the Adaptive strategy
+	// DefaultCeilingTTL is how many Expired round trips the Adaptive strategy
 	// trusts a failed interval before it probes above it again.
 	DefaultCeilingTTL = 50
 	// DefaultMaxNetworks is how many networks' learned state a Tuner keeps.
@@ -54,8 +54,9 @@ const (
 	// most half the way to it, and probing stops once the gap is within
 	// Config.Resolution, so the tuner settles just below the network's idle
 	// timeout instead of failing at the same step forever. After
-	// Config.CeilingTTL stable round trips the ceiling is tested again with
-	// one full Increment: if that probe survives, the ceiling is forgotten.
+	// Config.CeilingTTL Expired round trips the ceiling is tested again by
+	// one probe at the ceiling plus Resolution: if it survives, the ceiling
+	// is forgotten; if not, it is trusted for another CeilingTTL.
 	// It is the default.
 	Adaptive Strategy = iota
 	// Classic is the Direct Push algorithm exactly as documented: fixed
@@ -118,8 +119,10 @@ type Config struct {
 	// Resolution is, for Adaptive, how close below a failed interval the
 	// tuner must be to stop probing. Zero means DefaultResolution.
 	Resolution time.Duration
-	// CeilingTTL is, for Adaptive, how many stable round trips (Expired or
-	// Changed) a failed interval is trusted before one probe above it. Zero
+	// CeilingTTL is, for Adaptive, how many Expired round trips a failed
+	// interval is trusted before one probe above it. Changed answers do not
+	// count: they say nothing about idle time, and on a busy mailbox they
+	// would make the tuner probe (and time out) several times a day. Zero
 	// means DefaultCeilingTTL.
 	CeilingTTL int
 	// MaxNetworks is how many networks' learned state the tuner keeps (SPEC

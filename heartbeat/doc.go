@@ -57,11 +57,12 @@
 // Adaptive, the default, is the "tuning component [that] can change the
 // increments" the documentation allows. It remembers the lowest interval that
 // failed as a ceiling; later raises go at most half the way to it, and
-// raising stops when the gap is within Resolution (30 s). After CeilingTTL
-// (50) stable round trips it tests the ceiling once with a full Increment,
-// because networks change: a surviving probe forgets the ceiling, a failed
-// one re-arms it. The sequence on the same 15-minute network (this is
-// Example_sequence's output):
+// raising stops when the gap is within Resolution (30 s). Because networks
+// change, after CeilingTTL (50) Expired round trips it probes once at the
+// ceiling plus Resolution: a surviving probe forgets the ceiling, a failed
+// one re-arms it. A failed probe is deaf for at most about two Resolutions
+// plus the Buffer, less than one of Classic's failing steps. The sequence on
+// the same 15-minute network (this is Example_sequence's output):
 //
 //	ping  classic             adaptive
 //	   1  8m0s      expired    8m0s      expired
@@ -84,7 +85,8 @@
 //	  18  13m0s     expired    14m52.5s  expired
 //
 // Adaptive settles at 14m52.5s, within 30 seconds of the real timeout, and
-// from then on times out once per probe instead of every third ping.
+// from then on times out once per probe (every 50 expiries, about one ping
+// in 52) instead of every third ping.
 //
 // # Where this package differs from the seed's text, and why
 //

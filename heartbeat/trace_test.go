@@ -269,8 +269,9 @@ func TestTraces(t *testing.T) {
 }
 
 // TestCeilingTTL shows the Adaptive ceiling being re-tested after
-// CeilingTTL stable round trips (H10): one probe a full Increment up; a
-// timeout re-arms the ceiling, a success forgets it.
+// CeilingTTL Expired round trips (H10): one probe at the ceiling plus
+// Resolution; a timeout re-arms the ceiling, a success forgets it. Changed
+// answers do not age the ceiling.
 func TestCeilingTTL(t *testing.T) {
 	cfg := heartbeat.Config{CeilingTTL: 6}
 	tr := newTuner(t, cfg)
@@ -280,7 +281,7 @@ func TestCeilingTTL(t *testing.T) {
 		{E, 8 * minute, none}, {E, 10*minute + 30*time.Second, confirmed},
 		{E, 10*minute + 30*time.Second, none}, {E, 11*minute + 45*time.Second, confirmed},
 		{E, 11*minute + 45*time.Second, none},
-		{E, 16*minute + 45*time.Second, confirmed}, // 6 stable round trips: probe
+		{E, 13*minute + 30*time.Second, confirmed}, // 6 expiries: probe at ceiling + 30s
 		{T, 11*minute + 45*time.Second, reverted},  // probe failed: ceiling stays 13
 		{E, 11*minute + 45*time.Second, none}, {E, 12*minute + 22500*time.Millisecond, confirmed},
 		{C, 12*minute + 22500*time.Millisecond, none}, {E, 12*minute + 22500*time.Millisecond, none},
@@ -299,9 +300,9 @@ func TestCeilingTTL(t *testing.T) {
 		{E, 8 * minute, none}, {E, 10*minute + 30*time.Second, confirmed},
 		{E, 10*minute + 30*time.Second, none}, {E, 11*minute + 45*time.Second, confirmed},
 		{E, 11*minute + 45*time.Second, none},
-		{E, 16*minute + 45*time.Second, confirmed}, // the probe
-		{E, 16*minute + 45*time.Second, none},      // survived
-		{E, 21*minute + 45*time.Second, confirmed}, // full increments again
+		{E, 13*minute + 30*time.Second, confirmed}, // the probe
+		{E, 13*minute + 30*time.Second, none},      // survived
+		{E, 18*minute + 30*time.Second, confirmed}, // full increments again
 	})
 	if got := tr.Snapshot().Ceiling; got != 0 {
 		t.Fatalf("ceiling after a surviving probe = %v, want none", got)

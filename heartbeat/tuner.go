@@ -168,7 +168,7 @@ type network struct {
 	remembered time.Duration
 	floorFails int  // successive timeouts at the floor (H9)
 	unworkable bool // H9
-	// Adaptive (H10): the lowest interval that failed, the stable round
+	// Adaptive (H10): the lowest interval that failed, the Expired round
 	// trips since, and whether the current raise probes above it.
 	ceiling time.Duration
 	stable  int
@@ -322,13 +322,11 @@ func (t *Tuner) expired(n *network) Reason {
 }
 
 // changed handles an early answer with changes: neutral for every rule about
-// idle time (H4), but proof that coverage is back (H7).
+// idle time (H4, and the ceiling's age, H10), but proof that coverage is
+// back (H7).
 func (t *Tuner) changed(n *network) Reason {
 	if n.lost {
 		return t.restore(n)
-	}
-	if n.ceiling > 0 && !n.probing {
-		n.stable++
 	}
 	return ReasonNone
 }
@@ -339,9 +337,17 @@ func (t *Tuner) raise(n *network) Reason {
 		return ReasonNone
 	}
 	step := t.cfg.Increment
+	if n.ceiling > 0 && n.ceiling <= n.interval {
+		// Confirmed at or above the ceiling (the server's range moved the
+		// interval there): the ceiling is disproved.
+		n.ceiling, n.stable = 0, 0
+	}
 	if t.cfg.Strategy == Adaptive && n.ceiling > 0 {
 		if n.stable >= t.cfg.CeilingTTL {
-			n.probing = true // test the old ceiling with one full step
+			// Test the old ceiling: just above it, so that a failed probe
+			// costs little deaf time.
+			n.probing = true
+			step = min(step, n.ceiling+t.cfg.Resolution-n.interval)
 		} else {
 			gap := n.ceiling - n.interval
 			if gap <= t.cfg.Resolution {

@@ -25,20 +25,7 @@ const (
 // that is met fails the test, so that the entry is removed and the goal is
 // enforced again. Nothing is listed silently: the report of issue 5 and
 // examples/simulate's README section give the same numbers.
-var knownShortfalls = map[string]string{
-	// Adaptive's ceiling is re-tested after CeilingTTL (50) stable round
-	// trips, and answers with changes count as stable: with mail every 20
-	// minutes a day has about 137 round trips, so about 2.5 probes, each of
-	// which times out (its ping, 5 min above the ceiling, is repeated after
-	// every answer with changes until it expires or dies). Classic times
-	// out less on a busy mailbox, because mail ends its 18-minute pings
-	// before the 15-minute drop about half the time. Measured fixes:
-	// CeilingTTL 75 gives 0.075 here; counting only Expired answers
-	// towards the TTL (dropping stable++ from Tuner.changed) gives 0.054
-	// here and at most 0.059 on every goal scenario, and keeps heartbeat's
-	// own tests green.
-	"timeout=15m0s/mail=20m0s/timeouts": "Adaptive's CeilingTTL counts answers with changes",
-}
+var knownShortfalls = map[string]string{}
 
 // steadyOver runs a strategy over the goal seeds and merges the steady
 // states.
