@@ -10,8 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/benbjohnson/clock"
 )
 
 // Phase is what a user interface should say about syncing (B6).
@@ -204,8 +202,7 @@ func (s Status) String() string {
 // 503 with Retry-After, Allow refuses all of them. It is safe for concurrent
 // use; a mutex inside guards the state.
 type Controller struct {
-	p     Policy // defaults applied
-	clock clock.Clock
+	p Policy // defaults applied
 
 	mu           sync.Mutex
 	failures     int       // consecutive failed attempts
@@ -224,7 +221,7 @@ func New(p Policy) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Controller{p: p, clock: p.Clock}, nil
+	return &Controller{p: p}, nil
 }
 
 // Observe records the outcome of one attempt and returns what it concluded.
@@ -240,7 +237,7 @@ func New(p Policy) (*Controller, error) {
 // flight before the refusal: they may lengthen a server-requested wait but
 // count as a failure only if the controller had none.
 func (c *Controller) Observe(resp *http.Response, err error) Decision {
-	return c.observe(c.clock.Now(), resp, err)
+	return c.observe(c.p.Clock.Now(), resp, err)
 }
 
 func (c *Controller) observe(now time.Time, resp *http.Response, err error) Decision {
@@ -414,7 +411,7 @@ func (c *Controller) backoffHeaders(h http.Header, r *request, d *Decision) {
 // until when and why not. Every engine of the account asks before it
 // starts (B1).
 func (c *Controller) Allow() error {
-	return c.allow(c.clock.Now())
+	return c.allow(c.p.Clock.Now())
 }
 
 func (c *Controller) allow(now time.Time) error {
@@ -446,7 +443,7 @@ func (c *Controller) Wait(ctx context.Context) error {
 			return err
 		}
 		c.mu.Lock()
-		now := c.clock.Now()
+		now := c.p.Clock.Now()
 		next := c.next()
 		if !now.Before(next) {
 			c.mu.Unlock()
@@ -458,7 +455,7 @@ func (c *Controller) Wait(ctx context.Context) error {
 		changed := c.changed
 		c.mu.Unlock()
 
-		t := c.clock.Timer(next.Sub(now))
+		t := c.p.Clock.Timer(next.Sub(now))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -480,7 +477,7 @@ func (c *Controller) notifyLocked() {
 
 // Status returns a snapshot of the controller (B7).
 func (c *Controller) Status() Status {
-	return c.status(c.clock.Now())
+	return c.status(c.p.Clock.Now())
 }
 
 func (c *Controller) status(now time.Time) Status {
@@ -509,7 +506,7 @@ func (c *Controller) statusLocked(now time.Time) Status {
 // error wrapping ErrManualRetryDenied and, if a server-requested delay is
 // the cause, its *WaitError.
 func (c *Controller) ManualRetry() error {
-	return c.manualRetry(c.clock.Now())
+	return c.manualRetry(c.p.Clock.Now())
 }
 
 func (c *Controller) manualRetry(now time.Time) error {
@@ -546,7 +543,8 @@ func (c *Controller) manualDeniedLocked(now time.Time) string {
 // SetAttemptHeader sets Policy.AttemptHeader on h to the number of the retry
 // being made, while the controller counts failures (B9): "1" for the first
 // retry after a failure, "2" for the next. It does nothing when
-// AttemptHeader is empty or there is no failure.
+// AttemptHeader is empty or there is no failure. Like http.Header.Set, it
+// needs a non-nil h.
 func (c *Controller) SetAttemptHeader(h http.Header) {
 	if n := c.attempt(); n > 0 {
 		h[c.p.AttemptHeader] = []string{strconv.Itoa(n)}

@@ -29,7 +29,7 @@ type roundTripper struct {
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := t.c
 	c.mu.Lock()
-	we := c.waitLocked(c.clock.Now())
+	we := c.waitLocked(c.p.Clock.Now())
 	n := c.failures
 	c.mu.Unlock()
 	if we != nil {
