@@ -3,6 +3,44 @@
 // itself, and the FolderSync and initial Sync that servers require before
 // they accept a Ping on a folder.
 //
+// Three layers:
+//
+//   - [Codec] is the Ping codec for transport.HTTPPinger: a
+//     transport.Loop drives EAS Ping with it, so the heartbeat tuner,
+//     the server's bounds (status 5) and the backoff rules work for an
+//     EAS client as for any other.
+//   - [Client] sends FolderSync and Sync for one user and device, and
+//     hands out the transport.HTTPPinger that pings with the same URL,
+//     identity and credentials ([Client.Pinger]).
+//   - The command types (PingRequest, FolderSyncResponse, ...) encode and
+//     decode the WBXML bodies, for applications that send commands
+//     themselves.
+//
+// From a URL, user, device id and password to a running loop:
+//
+//	client, err := eas.NewClient(eas.Config{
+//		URL: "https://mail.example.com/Microsoft-Server-ActiveSync",
+//		User: user, DeviceID: device, Prepare: eas.BasicAuth(user, password),
+//	})
+//	folders, err := client.FolderSync(ctx) // the folders and their classes
+//	ids := []string{...}                   // the ServerIDs to watch
+//	_, err = client.Sync(ctx, ids...)      // prime them: SyncKey 0
+//	loop, err := transport.NewLoop(transport.Config{
+//		Pinger:  client.Pinger(),
+//		Folders: ids,
+//		Sync: func(ctx context.Context, folders []string) error {
+//			results, err := client.Sync(ctx, folders...)
+//			// ... use results[i].Added, Changed, Deleted
+//			return err
+//		},
+//	})
+//	err = loop.Run(ctx)
+//
+// Run returns (wrapped in a transport.PingError) ErrFolderSyncRequired
+// when the server's folders changed: FolderSync, prime and run again;
+// ErrAuthFailed for refused credentials; ErrProvisioningRequired when the
+// server insists on the Provision command, which pushbeat does not speak.
+//
 // Each command is a request type with MarshalBinary and a response type
 // with UnmarshalBinary, both in the WBXML encoding of MS-ASWBXML, sent as
 // the body of

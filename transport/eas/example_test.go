@@ -1,9 +1,14 @@
 package eas_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
+	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas"
 )
 
@@ -49,4 +54,65 @@ func ExampleFolderType_Class() {
 	// inbox Email
 	// calendar Calendar
 	// notes Notes
+}
+
+// A Codec plugs EAS Ping into transport.HTTPPinger. The first ping is the
+// full Ping; once the server has accepted it (status 1 or 2), the same
+// heartbeat and folders go out as the empty Ping. The heartbeat is sent in
+// whole seconds, rounded up.
+func ExampleNewCodec() {
+	codec, err := eas.NewCodec(eas.Config{
+		User:     "alice",
+		DeviceID: "A1B2C3",
+		// Normally filled by Client.FolderSync.
+		Classes: map[string]string{"@Notes@": eas.ClassNotes},
+	})
+	if err != nil {
+		panic(err)
+	}
+	const url = "https://mail.example.com/Microsoft-Server-ActiveSync"
+	req := transport.Request{Heartbeat: 4500 * time.Millisecond, Folders: []string{"@Notes@"}}
+	for range 2 {
+		hr, err := codec.NewRequest(context.Background(), url, req)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(hr.Body)
+		fmt.Println(hr.Method, hr.URL.RawQuery, hr.Header.Get("MS-ASProtocolVersion"), len(body), "body bytes")
+
+		// The server holds the ping, then answers status 1.
+		expired := []byte{0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x47, 0x03, '1', 0x00, 0x01, 0x01}
+		res, err := codec.Decode(req, &http.Response{StatusCode: 200, Request: hr}, expired)
+		fmt.Println(res.Status, err)
+	}
+	fmt.Println(codec)
+	// Output:
+	// POST Cmd=Ping&DeviceId=A1B2C3&DeviceType=pushbeat&User=alice 14.1 37 body bytes
+	// expired <nil>
+	// POST Cmd=Ping&DeviceId=A1B2C3&DeviceType=pushbeat&User=alice 14.1 0 body bytes
+	// expired <nil>
+	// eas.Codec(device=A1B2C3 type=pushbeat version=14.1 folders=1)
+}
+
+// Ping answers map to transport results and matchable errors.
+func ExampleCodec_Decode() {
+	codec, _ := eas.NewCodec(eas.Config{User: "alice", DeviceID: "A1B2C3"})
+	req := transport.Request{Heartbeat: 5 * time.Second}
+	outOfBounds := []byte{0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x47, 0x03, '5', 0x00, 0x01,
+		0x48, 0x03, '1', '0', 0x00, 0x01, 0x01}
+	res, _ := codec.Decode(req, &http.Response{StatusCode: 200}, outOfBounds)
+	fmt.Println(res.Status, res.Limit)
+
+	hierarchy := []byte{0x03, 0x01, 0x6a, 0x00, 0x00, 0x0d, 0x45, 0x47, 0x03, '7', 0x00, 0x01, 0x01}
+	_, err := codec.Decode(req, &http.Response{StatusCode: 200}, hierarchy)
+	fmt.Println(err)
+	fmt.Println(errors.Is(err, eas.ErrFolderSyncRequired), errors.Is(err, transport.ErrRejected))
+
+	_, err = codec.Decode(req, &http.Response{StatusCode: 401}, nil)
+	fmt.Println(err)
+	// Output:
+	// out-of-bounds 10s
+	// eas: Ping status 7 (folder hierarchy sync required)
+	// true true
+	// eas: authentication failed: Ping answered HTTP 401
 }

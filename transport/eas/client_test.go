@@ -1,0 +1,339 @@
+package eas
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
+	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
+)
+
+// newLoopbackServer starts an httptest server on 127.0.0.1, closed when the
+// test ends.
+func newLoopbackServer(t testing.TB, h http.Handler) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// fakeEAS answers each command with a queued answer, and records what it
+// was sent.
+type fakeEAS struct {
+	mu      sync.Mutex
+	answers map[string][]fakeAnswer
+	got     []fakeRequest
+}
+
+type fakeAnswer struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+type fakeRequest struct {
+	cmd, query, auth, version string
+	body                      []byte
+}
+
+func (f *fakeEAS) queue(cmd string, a ...fakeAnswer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.answers == nil {
+		f.answers = make(map[string][]fakeAnswer)
+	}
+	f.answers[cmd] = append(f.answers[cmd], a...)
+}
+
+func (f *fakeEAS) requests() []fakeRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]fakeRequest(nil), f.got...)
+}
+
+func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	cmd := r.URL.Query().Get("Cmd")
+	f.mu.Lock()
+	f.got = append(f.got, fakeRequest{cmd: cmd, query: r.URL.RawQuery, auth: r.Header.Get("Authorization"),
+		version: r.Header.Get("MS-ASProtocolVersion"), body: b})
+	q := f.answers[cmd]
+	var a fakeAnswer
+	if len(q) == 0 {
+		a = fakeAnswer{code: 500}
+	} else {
+		a, f.answers[cmd] = q[0], q[1:]
+	}
+	f.mu.Unlock()
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Type", ContentType)
+	w.WriteHeader(a.code)
+	w.Write(a.body)
+}
+
+func ok(hex string) fakeAnswer { return fakeAnswer{code: 200, body: vectors.Bytes(hex)} }
+
+func newTestClient(t testing.TB, url string, mod func(*Config)) *Client {
+	t.Helper()
+	cfg := Config{URL: url, User: "alice", DeviceID: "DEV1", AllowInsecureHTTP: true, Prepare: BasicAuth("alice", "hunter2-pw")}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestClientCycle: FolderSync lists the folders and gives the codec their
+// classes; the first Sync primes a folder with SyncKey 0 and no
+// GetChanges; the next sends the key it returned and gets the added item,
+// with Horde's recorded bodies (issue 7, T4).
+func TestClientCycle(t *testing.T) {
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	c := newTestClient(t, srv.URL+"/Microsoft-Server-ActiveSync", nil)
+	ctx := context.Background()
+
+	f.queue("FolderSync", ok(vectors.FolderSync))
+	folders, err := c.FolderSync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, fo := range folders {
+		ids = append(ids, fo.ServerID)
+	}
+	if want := []string{"@Tasks@", "@Notes@", "@Contacts@", "@Calendar@"}; !reflect.DeepEqual(ids, want) {
+		t.Fatalf("FolderSync folders %q want %q", ids, want)
+	}
+	if class, ok := c.Codec().Class("@Notes@"); !ok || class != ClassNotes {
+		t.Errorf("codec class of @Notes@ = %q, %v", class, ok)
+	}
+
+	f.queue("Sync", ok(vectors.SyncInitial), ok(vectors.SyncAdd), fakeAnswer{code: 200})
+	if res, err := c.Sync(ctx, "@Notes@"); err != nil || len(res) != 1 || len(res[0].Added) != 0 {
+		t.Fatalf("priming Sync = %+v, %v", res, err)
+	}
+	res, err := c.Sync(ctx) // no folders: every folder synced before
+	if err != nil || len(res) != 1 || !reflect.DeepEqual(res[0].Added, []string{"UID_A"}) {
+		t.Fatalf("Sync after a change = %+v, %v", res, err)
+	}
+	if res, err := c.Sync(ctx, "@Notes@"); err != nil || res != nil {
+		t.Fatalf("Sync answered with an empty body = %+v, %v; want nothing", res, err)
+	}
+
+	reqs := f.requests()
+	if len(reqs) != 4 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	wantAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:hunter2-pw"))
+	for i, r := range reqs {
+		if r.auth != wantAuth || r.version != "14.1" || r.query != "Cmd="+r.cmd+"&DeviceId=DEV1&DeviceType=pushbeat&User=alice" {
+			t.Errorf("request %d: %+v", i, r)
+		}
+	}
+	for i, want := range []string{
+		`<AirSync:Sync><AirSync:Collections><AirSync:Collection><AirSync:SyncKey>0</AirSync:SyncKey><AirSync:CollectionId>@Notes@</AirSync:CollectionId></AirSync:Collection></AirSync:Collections></AirSync:Sync>`,
+		`<AirSync:SyncKey>{6b0720a4-b37c-4ded-97a5-29289d69ef93}1</AirSync:SyncKey><AirSync:CollectionId>@Notes@</AirSync:CollectionId><AirSync:GetChanges/><AirSync:WindowSize>50</AirSync:WindowSize>`,
+		`<AirSync:SyncKey>{6b0720a4-b37c-4ded-97a5-29289d69ef93}2</AirSync:SyncKey>`,
+	} {
+		if got := treeString(t, reqs[i+1].body); !strings.Contains(got, want) {
+			t.Errorf("Sync %d sent %s\nwant it to contain %s", i, got, want)
+		}
+	}
+
+	// A FolderSync starts over: the next Sync primes again.
+	f.queue("FolderSync", ok(vectors.FolderSync))
+	f.queue("Sync", ok(vectors.SyncInitial))
+	if _, err := c.FolderSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Sync(ctx, "@Notes@"); err != nil {
+		t.Fatal(err)
+	}
+	if got := treeString(t, f.requests()[5].body); !strings.Contains(got, "<AirSync:SyncKey>0</AirSync:SyncKey>") {
+		t.Errorf("Sync after FolderSync sent %s, want SyncKey 0", got)
+	}
+}
+
+// syncBody encodes a Sync answer with a top-level status and one
+// collection with its own status.
+func syncBody(top, col string) []byte {
+	s := fmt.Sprintf("03016a00454e03%x00015c4f4b037b6b7d00015203404e6f7465734000014e03%x0001010101", top, col)
+	return vectors.Bytes(s)
+}
+
+// TestClientErrors: every kind of bad answer gives a clear, matchable
+// error that a transport.SyncFunc can return as is (issue 7, B1, T7).
+func TestClientErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cmd    string
+		answer fakeAnswer
+		kind   error
+		also   []error
+		status int
+	}{
+		{"401", "FolderSync", fakeAnswer{code: 401}, transport.ErrRejected, []error{ErrAuthFailed}, 0},
+		{"403", "Sync", fakeAnswer{code: 403}, transport.ErrRejected, []error{ErrAuthFailed}, 0},
+		{"449", "FolderSync", fakeAnswer{code: 449, body: vectors.Bytes(vectors.ProvisionFolderSync)}, transport.ErrRejected, []error{ErrProvisioningRequired}, 0},
+		{"503 Retry-After", "Sync", fakeAnswer{code: 503, header: http.Header{"Retry-After": {"120"}}}, transport.ErrServer, nil, 0},
+		{"garbage", "FolderSync", fakeAnswer{code: 200, body: []byte("<html>")}, transport.ErrProtocol, []error{ErrMalformed}, 0},
+		{"too large", "Sync", fakeAnswer{code: 200, body: bytes.Repeat([]byte{1}, 2000)}, transport.ErrProtocol, []error{transport.ErrBodyTooLarge}, 0},
+		{"FolderSync status 9", "FolderSync", fakeAnswer{code: 200, body: vectors.Bytes("03016a000007564c0339000101")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 9},
+		{"FolderSync status 6", "FolderSync", fakeAnswer{code: 200, body: vectors.Bytes("03016a000007564c0336000101")}, transport.ErrServer, nil, 6},
+		{"Sync status 12", "Sync", fakeAnswer{code: 200, body: vectors.Bytes("03016a00454e033132000101")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 12},
+		{"Sync status 142", "Sync", fakeAnswer{code: 200, body: vectors.Bytes("03016a00454e03313432000101")}, transport.ErrRejected, []error{ErrProvisioningRequired}, 142},
+		{"collection status 5", "Sync", fakeAnswer{code: 200, body: syncBody("1", "5")}, transport.ErrServer, nil, 5},
+		{"collection status 3", "Sync", fakeAnswer{code: 200, body: syncBody("1", "3")}, transport.ErrProtocol, nil, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeEAS{}
+			srv := newLoopbackServer(t, f)
+			c := newTestClient(t, srv.URL, func(c *Config) { c.MaxBodyBytes = 1000 })
+			f.queue(tt.cmd, tt.answer)
+			var err error
+			if tt.cmd == "FolderSync" {
+				_, err = c.FolderSync(context.Background())
+			} else {
+				_, err = c.Sync(context.Background(), "@Notes@")
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			checkKind(t, err, tt.kind)
+			for _, s := range tt.also {
+				if !errors.Is(err, s) {
+					t.Errorf("error %v does not match %v", err, s)
+				}
+			}
+			var re *transport.ResponseError
+			if got, want := errors.As(err, &re), tt.answer.code != 200; got != want {
+				t.Errorf("error %v: *transport.ResponseError %v want %v", err, got, want)
+			} else if got && re.Response.StatusCode != tt.answer.code {
+				t.Errorf("ResponseError status %d", re.Response.StatusCode)
+			}
+			var se *StatusError
+			if got := errors.As(err, &se); got != (tt.status != 0) || got && se.Status != tt.status {
+				t.Errorf("error %v: *StatusError %v %+v, want status %d", err, got, se, tt.status)
+			}
+			if !strings.HasPrefix(err.Error(), "eas: ") {
+				t.Errorf("error %q lacks the package prefix", err)
+			}
+		})
+	}
+}
+
+// TestClientInvalidSyncKey: a folder answered "invalid sync key" is primed
+// again by the next Sync.
+func TestClientInvalidSyncKey(t *testing.T) {
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	c := newTestClient(t, srv.URL, nil)
+	f.queue("Sync", ok(vectors.SyncInitial), fakeAnswer{code: 200, body: syncBody("1", "3")}, ok(vectors.SyncInitial))
+	for i := range 3 {
+		c.Sync(context.Background(), "@Notes@")
+		got := treeString(t, f.requests()[i].body)
+		if prime := strings.Contains(got, "<AirSync:SyncKey>0</AirSync:SyncKey>"); prime != (i != 1) {
+			t.Errorf("step %d: sent %s, prime %v", i, got, prime)
+		}
+	}
+}
+
+// TestNewClientValidation: URLs the client must not use.
+func TestNewClientValidation(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  Config
+		want error
+		text string
+	}{
+		{Config{User: "u", DeviceID: "d"}, nil, "URL is required"},
+		{Config{URL: "http://127.0.0.1/eas", User: "u", DeviceID: "d"}, transport.ErrInsecureURL, "plain HTTP"},
+		{Config{URL: "https://bob:hunter2-pw@example.com/eas", User: "u", DeviceID: "d"}, nil, "user information"},
+		{Config{URL: "https://example.com/eas", User: "u", DeviceID: "d", WindowSize: -1}, nil, "WindowSize"},
+		{Config{URL: "https://example.com/eas", DeviceID: "d"}, nil, "User"},
+	} {
+		_, err := NewClient(tt.cfg)
+		if err == nil || (tt.want != nil && !errors.Is(err, tt.want)) || !strings.Contains(err.Error(), tt.text) {
+			t.Errorf("NewClient(%s) = %v, want %v naming %q", tt.cfg.URL, err, tt.want, tt.text)
+		}
+		if err != nil && strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("error %q shows the password", err)
+		}
+	}
+}
+
+// TestCredentialsNeverShown: the password appears in no error, String,
+// %#v or log line, from the client, the codec, the pinger or the loop, even
+// when the server refuses the credentials (SPEC T7).
+func TestCredentialsNeverShown(t *testing.T) {
+	const password = "hunter2-pw"
+	encoded := base64.StdEncoding.EncodeToString([]byte("alice:" + password))
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	c := newTestClient(t, srv.URL+"/eas?token=abc", nil)
+	var shown []string
+	show := func(format string, args ...any) { shown = append(shown, fmt.Sprintf(format, args...)) }
+
+	f.queue("FolderSync", fakeAnswer{code: 401, header: http.Header{"Www-Authenticate": {`Basic realm="x"`}}})
+	_, err := c.FolderSync(context.Background())
+	show("%v", err)
+	if !errors.Is(err, ErrAuthFailed) {
+		t.Errorf("FolderSync error %v, want ErrAuthFailed", err)
+	}
+	show("%v %+v %#v %s", c, c, c, c.Codec())
+	show("%#v", c.Codec())
+
+	var logs bytes.Buffer
+	tuner, err := heartbeat.New(heartbeat.Config{Min: time.Second, Max: 2 * time.Second, Buffer: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.queue("Ping", fakeAnswer{code: 401})
+	loop, err := transport.NewLoop(transport.Config{Pinger: c.Pinger(), Tuner: tuner, Folders: []string{"inbox"},
+		Logger:  slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnEvent: func(e transport.Event) { show("%v %+v", e, e) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Codec().SetFolders([]Folder{{ServerID: "inbox", Type: FolderInbox}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = loop.Run(ctx)
+	if !errors.Is(err, ErrAuthFailed) || !errors.Is(err, transport.ErrRejected) {
+		t.Fatalf("Run = %v, want ErrAuthFailed and transport.ErrRejected", err)
+	}
+	show("%v %+v", err, err)
+	show("%s", logs.String())
+
+	// The credentials did reach the server.
+	if reqs := f.requests(); len(reqs) != 2 || reqs[1].auth != "Basic "+encoded {
+		t.Fatalf("requests %+v", reqs)
+	}
+	all := strings.Join(shown, "\n")
+	for _, secret := range []string{password, encoded, "token=abc"} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q shown in:\n%s", secret, all)
+		}
+	}
+	if !strings.Contains(all, "authentication failed") {
+		t.Errorf("the failure is not described:\n%s", all)
+	}
+}
