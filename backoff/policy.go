@@ -209,10 +209,16 @@ func (p *Policy) scheduled(n int, r float64) time.Duration {
 	return uniform(lo, hi, r)
 }
 
-// fuzzed returns d plus a random extra in [0, Fuzz·d) for r in [0, 1),
-// saturating instead of overflowing.
+// minFuzzBase is the smallest delay whose fraction is the fuzz window: a
+// server that says "now" (Retry-After: 0, or a date in the past) still gets
+// its clients spread over Fuzz·1 min (15 s by default) instead of all of
+// them, every time, in the same instant.
+const minFuzzBase = time.Minute
+
+// fuzzed returns d plus a random extra in [0, Fuzz·max(d, 1 min)) for r in
+// [0, 1), saturating instead of overflowing.
 func (p *Policy) fuzzed(d time.Duration, r float64) time.Duration {
-	return addSat(d, uniform(0, durationOf(p.Fuzz*float64(d)), r))
+	return addSat(d, uniform(0, durationOf(p.Fuzz*float64(max(d, minFuzzBase))), r))
 }
 
 // uniform maps r in [0, 1) to [lo, hi); it returns lo when hi <= lo. Float
