@@ -88,9 +88,10 @@
 //   - A Retry-After date is measured from the response's Date header when it
 //     has one, so a client whose clock is wrong still waits as long as the
 //     server meant. A date in the past, like Retry-After: 0, means "now"
-//     plus fuzz; the fuzz window is a fraction of at least one minute, so
-//     even "now" spreads a fleet over 15 seconds (by default) rather than
-//     bringing every client back in the same instant, again and again.
+//     plus fuzz; the fuzz window is a fraction of at least Base/15 (one
+//     minute by default), so even "now" spreads a fleet over 15 seconds
+//     rather than bringing every client back in the same instant, again and
+//     again.
 //   - Malformed values are ignored and reported in Decision.Ignored; an
 //     integer too large for time.Duration is not garbage but a request for
 //     the longest delay allowed, so it is capped, never ignored: a larger

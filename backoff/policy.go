@@ -79,7 +79,8 @@ type Policy struct {
 
 	// Fuzz is the fraction of a server-requested delay (Retry-After,
 	// X-Backoff) added at random: a delay d becomes uniformly random in
-	// [d, d+Fuzz·d). Zero means DefaultFuzz (0.25); a negative value turns
+	// [d, d+Fuzz·d), or [d, d+Fuzz·Base/15) for delays shorter than Base/15
+	// (one minute by default), so that even "now" spreads a fleet. Zero means DefaultFuzz (0.25); a negative value turns
 	// fuzz off (every client told the same time returns at the same
 	// instant: not recommended). Values above 1, NaN and infinities are
 	// errors.
@@ -209,16 +210,13 @@ func (p *Policy) scheduled(n int, r float64) time.Duration {
 	return uniform(lo, hi, r)
 }
 
-// minFuzzBase is the smallest delay whose fraction is the fuzz window: a
-// server that says "now" (Retry-After: 0, or a date in the past) still gets
-// its clients spread over Fuzz·1 min (15 s by default) instead of all of
-// them, every time, in the same instant.
-const minFuzzBase = time.Minute
-
-// fuzzed returns d plus a random extra in [0, Fuzz·max(d, 1 min)) for r in
-// [0, 1), saturating instead of overflowing.
+// fuzzed returns d plus a random extra in [0, Fuzz·max(d, Base/15)) for r
+// in [0, 1), saturating instead of overflowing. The floor (one minute with
+// the default Base, and scaled with it) keeps a server that says "now"
+// (Retry-After: 0, or a date in the past) from getting every client back in
+// the same instant, again and again.
 func (p *Policy) fuzzed(d time.Duration, r float64) time.Duration {
-	return addSat(d, uniform(0, durationOf(p.Fuzz*float64(max(d, minFuzzBase))), r))
+	return addSat(d, uniform(0, durationOf(p.Fuzz*float64(max(d, p.Base/15))), r))
 }
 
 // uniform maps r in [0, 1) to [lo, hi); it returns lo when hi <= lo. Float
