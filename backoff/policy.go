@@ -80,10 +80,10 @@ type Policy struct {
 	// Fuzz is the fraction of a server-requested delay (Retry-After,
 	// X-Backoff) added at random: a delay d becomes uniformly random in
 	// [d, d+Fuzz·d), or [d, d+Fuzz·Base/15) for delays shorter than Base/15
-	// (one minute by default), so that even "now" spreads a fleet. Zero means DefaultFuzz (0.25); a negative value turns
-	// fuzz off (every client told the same time returns at the same
-	// instant: not recommended). Values above 1, NaN and infinities are
-	// errors.
+	// (one minute by default), so that even "now" spreads a fleet. Zero
+	// means DefaultFuzz (0.25); a negative value turns fuzz off (every
+	// client told the same time returns at the same instant: not
+	// recommended). Values above 1, NaN and infinities are errors.
 	Fuzz float64
 
 	// MaxServerDelay caps every server-requested delay before fuzz is added,
