@@ -166,7 +166,9 @@ func (c *Client) FolderSync(ctx context.Context) ([]Folder, error) {
 //	*transport.ResponseError  for every HTTP status other than 200, so that a
 //	                          transport.Loop's backoff rules see Retry-After
 //
-// so Sync's error can be returned as is from a transport.SyncFunc.
+// so Sync's error can be returned as is from a transport.SyncFunc. Syncs
+// of the same folder must not overlap: each uses the key the last one
+// returned.
 func (c *Client) Sync(ctx context.Context, folders ...string) ([]SyncCollectionResult, error) {
 	c.mu.Lock()
 	if len(folders) == 0 {

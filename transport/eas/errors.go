@@ -50,14 +50,21 @@ type StatusError struct {
 
 // Error returns e.g. "eas: Ping status 8 (server error)".
 func (e *StatusError) Error() string {
-	var name string
+	var own []string
 	switch e.Command {
 	case "Ping":
-		name = PingStatus(e.Status).String()
+		own = pingStatusNames
 	case "FolderSync":
-		name = FolderSyncStatus(e.Status).String()
-	default:
-		name = SyncStatus(e.Status).String()
+		own = folderSyncStatusNames
+	case "Sync":
+		own = syncStatusNames
+	}
+	name, ok := commonStatus[e.Status]
+	if e.Status > 0 && e.Status < len(own) && own[e.Status] != "" {
+		name, ok = own[e.Status], true
+	}
+	if !ok {
+		name = "unknown"
 	}
 	s := "eas: " + e.Command + " status " + strconv.Itoa(e.Status) + " (" + name + ")"
 	if e.CollectionID != "" {

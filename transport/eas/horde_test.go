@@ -243,8 +243,9 @@ func (s *hordeServer) setBounds(t *testing.T, min, max, wait int) {
 	}
 }
 
-// easClient speaks raw EAS over HTTP: the request line, headers and Basic
-// credentials that the transport codec will send.
+// easClient speaks raw EAS over HTTP, with the request line, headers and
+// Basic credentials that Client and Codec send (newCommand, BasicAuth), but
+// with every answer's bytes for golden checks.
 type easClient struct {
 	url, user, password, device string
 	http                        *http.Client
@@ -267,15 +268,13 @@ type easReply struct {
 func (c *easClient) send(cmd string, body []byte, timeout time.Duration) (easReply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	q := url.Values{"Cmd": {cmd}, "User": {c.user}, "DeviceId": {c.device}, "DeviceType": {"pushbeat"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+"?"+q.Encode(), bytes.NewReader(body))
+	id := url.Values{"User": {c.user}, "DeviceId": {c.device}, "DeviceType": {DefaultDeviceType}}
+	req, err := newCommand(ctx, c.url, cmd, id, DefaultProtocolVersion, body)
 	if err != nil {
 		return easReply{}, err
 	}
-	req.Header.Set("MS-ASProtocolVersion", "14.1")
-	req.Header.Set("Content-Type", ContentType)
 	req.Header.Set("User-Agent", "pushbeat-test")
-	req.SetBasicAuth(c.user, c.password)
+	BasicAuth(c.user, c.password)(req)
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -24,6 +24,7 @@ import (
 // and no body. Horde counts in whole seconds, so the server runs with
 // bounds of 2-10 s (10-120 s for the golden bytes) and polls every second.
 func TestHordeActiveSync(t *testing.T) {
+	t.Parallel()
 	srv := startHorde(t, hordeConfig{password: "secret", provisionUser: "provisioned"})
 	const notes = "@Notes@"
 	folders := []PingFolder{{ID: notes, Class: ClassNotes}}
