@@ -365,7 +365,7 @@ func unwrapURL(err error) error {
 //	5xx, 429                         transport.ErrServer (HTTPPinger handles these itself)
 //	anything else                    transport.ErrProtocol
 //
-// Every status error is a *StatusError. After status 1 or 2 to a full
+// Other status errors are *StatusError values. After status 1 or 2 to a full
 // Ping the codec remembers it, so the next identical ping is the empty
 // Ping; any answer but 1, 2, 5 or a superseded Ping forgets it.
 func (c *Codec) Decode(req transport.Request, resp *http.Response, body []byte) (transport.Result, error) {
