@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/heartbeat/statefile"
+	"github.com/pushbeat/pushbeat/transport"
+)
+
+// app is one run of the client.
+type app struct {
+	o     options
+	out   *reporter
+	tuner *heartbeat.Tuner
+	loop  *transport.Loop
+	demo  *demo        // demo mode only
+	eas   *easSession  // -eas only
+	hc    *http.Client // -url and -eas only
+	start time.Time
+	cfg   heartbeat.Config // the tuner's configuration, wall time
+
+	// Written by the loop's goroutine (events), read by the status line.
+	mu           sync.Mutex
+	pingStart    time.Time // zero: no ping outstanding
+	pingBeat     time.Duration
+	pingDeadline time.Duration
+	changes      int           // changed folders delivered
+	answered     bool          // a ping was answered at least once
+	deaf         time.Duration // demo: how long dead connections went unnoticed
+	fatal        error         // a failure that ends the run (cannot connect at start)
+	cancelRun    func()        // ends the run on a fatal error
+}
+
+func newApp(o options, stdout io.Writer) *app {
+	f := plainFormat
+	switch {
+	case o.json:
+		f = jsonFormat
+	case isTerminal(stdout):
+		f = liveFormat
+	}
+	a := &app{o: o, start: time.Now()}
+	a.out = &reporter{w: stdout, format: f, start: a.start, scale: o.scale}
+	return a
+}
+
+// run runs the client until ctx ends or the -duration passes.
+func (a *app) run(ctx context.Context) error {
+	o := a.o
+	a.cfg = o.tuner
+	for _, d := range []*time.Duration{&a.cfg.Default, &a.cfg.Min, &a.cfg.Max, &a.cfg.Increment, &a.cfg.Buffer, &a.cfg.Resolution} {
+		*d = scaleDown(*d, o.scale)
+	}
+	tuner, err := heartbeat.New(a.cfg)
+	if err != nil {
+		return usagef("tuner flags: %v", err)
+	}
+	a.tuner = tuner
+	pol := o.backoff
+	pol.Base, pol.Cap = scaleDown(pol.Base, o.scale), scaleDown(pol.Cap, o.scale)
+	bo, err := backoff.New(pol)
+	if err != nil {
+		return usagef("backoff flags: %v", err)
+	}
+
+	var pinger transport.Pinger
+	var syncFn transport.SyncFunc
+	switch o.mode {
+	case demoMode:
+		if a.demo, err = startDemo(o); err != nil {
+			return fmt.Errorf("starting the demo server: %w", err)
+		}
+		defer a.demo.close()
+		pinger, err = transport.NewHTTPPinger(transport.HTTPConfig{URL: a.demo.url(), Client: a.demo.srv.Client()})
+	case urlMode:
+		a.hc = httpClient(o)
+		defer a.hc.CloseIdleConnections()
+		pinger, err = urlPinger(o, a.hc)
+	case easMode:
+		a.hc = httpClient(o)
+		defer a.hc.CloseIdleConnections()
+	}
+	if err != nil {
+		return err
+	}
+	a.header()
+	a.loadState()
+	if o.mode == easMode {
+		if a.eas, err = startEAS(ctx, o, a.hc, a.out); err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted while starting: nothing to summarize
+			}
+			return err
+		}
+		pinger, syncFn = a.eas.client.Pinger(), a.eas.sync(a.out)
+	}
+
+	folders := o.folders
+	if a.eas != nil {
+		folders = a.eas.folders
+	}
+	a.loop, err = transport.NewLoop(transport.Config{
+		Pinger:        pinger,
+		Tuner:         tuner,
+		Backoff:       bo,
+		Folders:       folders,
+		Sync:          syncFn,
+		SyncInterval:  scaleDown(transport.DefaultSyncInterval, o.scale),
+		ProbeInterval: scaleDown(transport.DefaultProbeInterval, o.scale),
+		OnEvent:       a.onEvent,
+	})
+	if err != nil {
+		return err
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	if o.duration > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, o.duration)
+	}
+	defer cancel()
+	a.mu.Lock()
+	a.cancelRun = cancel
+	a.mu.Unlock()
+	stopHelpers := a.startHelpers(runCtx)
+	err = a.runLoop(runCtx)
+	stopHelpers()
+	a.saveState()
+
+	a.mu.Lock()
+	fatal := a.fatal
+	a.mu.Unlock()
+	if fatal != nil {
+		return fatal
+	}
+	a.summary()
+	if err != nil && runCtx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// runLoop runs the loop; for EAS it runs FolderSync and primes the folders
+// again when the server's folders changed, a few times at most.
+func (a *app) runLoop(ctx context.Context) error {
+	for resyncs := 0; ; resyncs++ {
+		err := a.loop.Run(ctx)
+		if a.eas == nil || !folderSyncNeeded(err) || ctx.Err() != nil || resyncs == 3 {
+			return err
+		}
+		a.out.emit(record{event: "folder-sync-required", interval: a.tuner.Interval(),
+			text: "eas      the server's folders changed: FolderSync and prime again"})
+		if err := a.eas.prime(ctx, a.out); err != nil {
+			return err
+		}
+	}
+}
+
+// startHelpers starts the goroutines that run beside the loop: the mail of
+// the demo and the live status line. The returned function stops them and
+// waits for them.
+func (a *app) startHelpers(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	if a.demo != nil {
+		wg.Go(func() {
+			a.demo.runMail(ctx, func(folder string) {
+				a.out.emit(record{event: "mail", interval: a.tuner.Interval(), text: "mail     new mail arrives for " + folder,
+					fields: []field{{"folder", folder}}})
+			})
+		})
+	}
+	if a.out.format == liveFormat {
+		a.out.mu.Lock()
+		a.out.status = a.statusLine
+		a.out.mu.Unlock()
+		wg.Go(func() {
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.out.redraw()
+				}
+			}
+		})
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+		a.out.stopStatus()
+	}
+}
+
+// loadState restores -state into the tuner, then switches to -network.
+// A corrupt file is reported (statefile moved it aside) and the run goes on
+// from the defaults.
+func (a *app) loadState() {
+	if p := a.o.state; p != "" {
+		if err := statefile.Load(p, a.tuner); err != nil {
+			a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
+				text:   fmt.Sprintf("state    %v; starting from the defaults", err),
+				fields: []field{{"file", p}, {"error", err.Error()}}})
+		} else {
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(),
+				text:   fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval())),
+				fields: []field{{"file", p}}})
+		}
+	}
+	if n := a.o.network; n != "" {
+		a.tuner.SwitchNetwork(n)
+		a.out.emit(record{event: "network", interval: a.tuner.Interval(),
+			text:   fmt.Sprintf("network  %s: next interval %s", n, a.out.story(a.tuner.Interval())),
+			fields: []field{{"network", n}}})
+	}
+}
+
+// saveState writes -state; a failure is reported, not fatal.
+func (a *app) saveState() {
+	if a.o.state == "" {
+		return
+	}
+	if err := statefile.Save(a.o.state, a.tuner); err != nil {
+		a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
+			text: fmt.Sprintf("state    not saved: %v", err), fields: []field{{"file", a.o.state}, {"error", err.Error()}}})
+	}
+}
+
+// failStart ends the run when the very first ping cannot reach the server
+// or cannot understand it: retrying on the backoff schedule would only hide
+// the mistake (a wrong URL, an untrusted certificate).
+func (a *app) failStart(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answered || a.fatal != nil {
+		return
+	}
+	hint := ""
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		hint = " (a private CA? -cacert adds it)"
+	}
+	a.fatal = fmt.Errorf("cannot ping %s: %w%s", redact(a.o.url), err, hint)
+	a.cancelRun()
+}

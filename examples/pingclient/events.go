@@ -1,0 +1,322 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
+)
+
+// header introduces the run.
+func (a *app) header() {
+	o, st := a.o, a.out.story
+	c := a.cfg
+	start := c.Default
+	if start == 0 {
+		start = c.Min
+	}
+	tuner := fmt.Sprintf("The %s tuner starts at %s (range %s to %s, steps of at most %s, %s buffer)",
+		c.Strategy, st(start), st(c.Min), st(c.Max), st(c.Increment), st(c.Buffer))
+	fields := []field{{"mode", o.mode.String()}, {"scale", o.scale}, {"strategy", c.Strategy.String()},
+		{"min_s", c.Min}, {"max_s", c.Max}, {"default_s", start}, {"increment_s", c.Increment},
+		{"buffer_s", c.Buffer}, {"folders", o.folders}, {"network", o.network}, {"duration_s", o.duration}}
+	var p []string // paragraphs
+	if a.demo != nil {
+		p = append(p, fmt.Sprintf("pushbeat demo: time runs %gx faster than life, so 1s here stands for %s.", o.scale, st(time.Second)),
+			fmt.Sprintf("The server sits behind a middlebox that silently drops connections idle for more than %s (%s here): "+
+				"no FIN, no RST; the client only notices when no answer comes.", st(a.demo.idle), fmtDur(a.demo.idle)))
+		if a.demo.mail > 0 {
+			p[1] += fmt.Sprintf(" Mail arrives at random, every %s on average.", st(a.demo.mail))
+		}
+		p = append(p, tuner+" and has to find the timeout by itself.",
+			fmt.Sprintf("Running %s (%s of story time); Ctrl-C ends it early with the summary. "+
+				"Clock and durations below are story time.", fmtDur(o.duration), st(o.duration)))
+		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mail_mean_s", a.demo.mail}, field{"seed", o.seed})
+	} else {
+		folders := "all folders"
+		if o.mode == easMode {
+			folders = "the inbox"
+		}
+		if len(o.folders) > 0 {
+			folders = strings.Join(o.folders, ", ")
+		}
+		if o.mode == easMode {
+			p = append(p, fmt.Sprintf("pingclient: EAS Direct Push at %s as %s, device %s; watching %s.", redact(o.url), o.user, o.device, folders))
+		} else {
+			p = append(p, fmt.Sprintf("pingclient: pinging %s (pushbeat JSON protocol); watching %s.", redact(o.url), folders))
+		}
+		run := "Ctrl-C ends the run"
+		if o.duration > 0 {
+			run = fmt.Sprintf("Running %s; Ctrl-C ends it early", fmtDur(o.duration))
+		}
+		p = append(p, tuner+".", run+" with a summary.")
+		fields = append(fields, field{"url", redact(o.url)})
+	}
+	var b strings.Builder
+	for _, para := range p {
+		b.WriteString(wrap(para, 78))
+	}
+	b.WriteString("\n")
+	a.out.say(b.String())
+	a.out.emit(record{event: "start", at: a.start, interval: a.tuner.Interval(), fields: fields})
+}
+
+// wrap breaks text into lines of at most width bytes at spaces.
+func wrap(text string, width int) string {
+	var b strings.Builder
+	n := 0
+	for i, w := range strings.Fields(text) {
+		if i > 0 && n+1+len(w) > width {
+			b.WriteString("\n")
+			n = 0
+		} else if i > 0 {
+			b.WriteString(" ")
+			n++
+		}
+		b.WriteString(w)
+		n += len(w)
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// onEvent reports a loop event. The loop calls it from its own goroutine.
+func (a *app) onEvent(e transport.Event) {
+	st := a.out.story
+	rec := record{event: e.Kind.String(), at: e.Time, interval: e.Interval}
+	a.mu.Lock()
+	beat, deadline := a.pingBeat, a.pingDeadline
+	a.mu.Unlock()
+	ping := func(format string, args ...any) string {
+		return fmt.Sprintf("ping     %s: ", st(beat)) + fmt.Sprintf(format, args...)
+	}
+	switch e.Kind {
+	case transport.PingStarted:
+		a.mu.Lock()
+		a.pingStart, a.pingBeat, a.pingDeadline = e.Time, e.Interval, a.tuner.Deadline()
+		a.mu.Unlock()
+		rec.fields = []field{{"deadline_s", a.tuner.Deadline()}}
+	case transport.PingAnswered:
+		a.mu.Lock()
+		a.pingStart, a.answered = time.Time{}, true
+		a.changes += len(e.Folders)
+		a.mu.Unlock()
+		rec.fields = []field{{"status", e.Status.String()}, {"elapsed_s", e.Elapsed}}
+		switch e.Status {
+		case transport.Expired:
+			if e.Elapsed < beat*9/10 {
+				rec.text = ping("answered \"no changes\" early, after %s: that proves nothing about idle time", st(e.Elapsed))
+			} else {
+				rec.text = ping("expired, no mail: the connection survived %s idle", st(beat))
+			}
+		case transport.Changed:
+			rec.fields = append(rec.fields, field{"folders", e.Folders})
+			rec.text = ping("mail in %s after %s", strings.Join(e.Folders, ", "), st(e.Elapsed))
+			if a.demo != nil {
+				if d, ok := a.demo.delivered(e.Folders, e.Time); ok {
+					rec.text += ", pushed " + a.delay(d)
+					rec.fields = append(rec.fields, field{"delay_s", d})
+				}
+			}
+		case transport.OutOfBounds:
+			rec.text = ping("refused: outside the server's heartbeat range")
+		}
+	case transport.PingFailed:
+		a.mu.Lock()
+		a.pingStart = time.Time{}
+		a.mu.Unlock()
+		kind := errKind(e.Err)
+		rec.fields = []field{{"error_kind", kind}, {"error", errText(e.Err)}, {"elapsed_s", e.Elapsed}}
+		switch kind {
+		case "timed-out":
+			why := "something on the path dropped the idle connection"
+			if a.demo != nil {
+				why = fmt.Sprintf("the middlebox had silently dropped the connection at %s idle", st(a.demo.idle))
+				a.mu.Lock()
+				a.deaf += max(deadline-a.demo.idle, 0)
+				a.mu.Unlock()
+			}
+			rec.text = ping("TIMED OUT, no answer by %s: %s", st(deadline), why)
+		case "proxy-timeout":
+			rec.text = ping("TIMED OUT: a proxy answered %s after %s: its idle timeout cut the ping", respStatus(e.Err), st(e.Elapsed))
+		case "closed":
+			rec.text = ping("connection closed after %s; reconnecting", st(e.Elapsed))
+		default:
+			rec.text = ping("failed after %s: %s", st(e.Elapsed), errText(e.Err))
+		}
+		if kind == "network-lost" || kind == "protocol" {
+			a.failStart(e.Err)
+		}
+	case transport.IntervalChanged:
+		ch := e.Change
+		snap := a.tuner.Snapshot()
+		rec.fields = []field{{"from_s", ch.From}, {"to_s", ch.To}, {"reason", ch.Reason.String()}}
+		if snap.Ceiling > 0 {
+			rec.fields = append(rec.fields, field{"ceiling_s", snap.Ceiling})
+		}
+		rec.text = fmt.Sprintf("interval %s -> %s: %s", st(ch.From), st(ch.To), a.reason(ch, snap))
+		a.saveState()
+	case transport.ServerBounds:
+		rec.fields = []field{{"server_min_s", e.ServerMin}, {"server_max_s", e.ServerMax}}
+		rec.text = fmt.Sprintf("server   heartbeat range %s to %s", boundText(st, e.ServerMin, "no minimum"), boundText(st, e.ServerMax, "no maximum"))
+	case transport.SyncDone:
+		rec.fields = []field{{"folders", e.Folders}, {"elapsed_s", e.Elapsed}}
+		if a.eas == nil {
+			return // nothing is synced outside EAS: the event says nothing
+		}
+	case transport.SyncFailed:
+		rec.fields = []field{{"folders", e.Folders}, {"elapsed_s", e.Elapsed}, {"error", errText(e.Err)}}
+		rec.text = fmt.Sprintf("sync     failed: %s", errText(e.Err))
+	case transport.BackoffEntered, transport.BackoffLeft:
+		rec.fields, rec.text = a.backoffText(e.Kind, e.Backoff, e.Time)
+	case transport.PushUnavailable:
+		rec.fields = []field{{"error", errText(e.Err)}}
+		rec.text = fmt.Sprintf("push     UNAVAILABLE: %s\n"+
+			"         syncing every %s instead, and trying push again every %s", errText(e.Err),
+			st(scaleDown(transport.DefaultSyncInterval, a.o.scale)), st(scaleDown(transport.DefaultProbeInterval, a.o.scale)))
+	case transport.PushAvailable:
+		rec.text = "push     works again"
+	}
+	a.out.emit(rec)
+}
+
+// delay describes how long a mail waited before it was pushed.
+func (a *app) delay(d time.Duration) string {
+	if a.out.scaled(d) < time.Second {
+		return "at once"
+	}
+	return a.out.story(d) + " after it arrived"
+}
+
+// reason explains an interval change in words.
+func (a *app) reason(ch heartbeat.Change, snap heartbeat.Snapshot) string {
+	st := a.out.story
+	switch ch.Reason {
+	case heartbeat.ReasonConfirmed:
+		s := fmt.Sprintf("%d full-length pings survived %s", a.cfg.Confirmations, st(ch.From))
+		if snap.Ceiling > 0 && ch.To-ch.From < a.cfg.Increment && ch.To < a.cfg.Max {
+			s += fmt.Sprintf("; only halfway to %s, which failed", st(snap.Ceiling))
+		}
+		return s
+	case heartbeat.ReasonReverted:
+		return fmt.Sprintf("back, the first ping at %s timed out", st(ch.From))
+	case heartbeat.ReasonTimedOut:
+		return "down to the minimum: a ping timed out at an interval that had worked"
+	case heartbeat.ReasonNetworkLost:
+		return "down to the minimum while the network is gone; the best interval is remembered"
+	case heartbeat.ReasonRestored:
+		return "the network is back: the remembered interval is restored"
+	case heartbeat.ReasonServerBounds:
+		return "moved into the server's heartbeat range"
+	case heartbeat.ReasonNetworkSwitch:
+		return "switched network"
+	case heartbeat.ReasonRestore:
+		return "restored from the state file"
+	}
+	return ch.Reason.String()
+}
+
+// backoffText describes a backoff status.
+func (a *app) backoffText(kind transport.EventKind, s backoff.Status, now time.Time) ([]field, string) {
+	fields := []field{{"phase", s.Phase.String()}, {"reason", s.Reason.String()}, {"failures", s.Failures},
+		{"message", s.Message}}
+	if kind == transport.BackoffLeft {
+		return fields, "backoff  over: requests are allowed again"
+	}
+	if s.Next.IsZero() {
+		fields = append(fields, field{"next", nil}, field{"next_in_s", 0})
+		return fields, fmt.Sprintf("backoff  %s (%s): retrying now", s.Reason, s.Phase)
+	}
+	in := s.Next.Sub(now)
+	fields = append(fields, field{"next", s.Next.UTC().Format(time.RFC3339Nano)}, field{"next_in_s", in})
+	if a.demo != nil { // the wall-clock time means nothing in the story
+		return fields, fmt.Sprintf("backoff  %s (%s): next attempt in %s", s.Reason, s.Phase, a.out.story(in))
+	}
+	return fields, fmt.Sprintf("backoff  %s\n         (%s, %s: next attempt at %s, in %s)", s.Message, s.Reason, s.Phase,
+		s.Next.Format("15:04:05"), fmtDur(in.Round(time.Second)))
+}
+
+// errKind names the kind of a ping failure for humans and JSON.
+func errKind(err error) string {
+	for _, k := range []struct {
+		err  error
+		name string
+	}{
+		{transport.ErrTimedOut, "timed-out"}, {transport.ErrProxyTimeout, "proxy-timeout"},
+		{transport.ErrClosed, "closed"}, {transport.ErrNetworkLost, "network-lost"},
+		{transport.ErrServer, "server"}, {transport.ErrRejected, "rejected"},
+		{transport.ErrProtocol, "protocol"},
+	} {
+		if errors.Is(err, k.err) {
+			return k.name
+		}
+	}
+	return "other"
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// respStatus is the HTTP status of a failed ping's answer, if any.
+func respStatus(err error) string {
+	var pe *transport.PingError
+	if errors.As(err, &pe) && pe.Response != nil {
+		return pe.Response.Status
+	}
+	return "an error"
+}
+
+func boundText(st func(time.Duration) string, d time.Duration, none string) string {
+	if d == 0 {
+		return none
+	}
+	return st(d)
+}
+
+// statusLine is the live status line: elapsed, interval (or the ping in
+// flight), pings, timeouts, changes, backoff phase.
+func (a *app) statusLine() string {
+	snap := a.loop.Snapshot()
+	a.mu.Lock()
+	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
+	a.mu.Unlock()
+	now := time.Now()
+	elapsed := clockShort(now.Sub(a.start))
+	if a.o.duration > 0 {
+		elapsed += "/" + clockShort(a.o.duration)
+	}
+	st := a.out.story
+	whole := func(d time.Duration) string { return fmtDur(a.out.scaled(d).Truncate(time.Second)) }
+	what := "interval " + st(snap.Tuner.Interval)
+	switch {
+	case snap.State == transport.Pinging && !pingStart.IsZero():
+		what = fmt.Sprintf("ping %s/%s", whole(now.Sub(pingStart)), st(beat))
+	case snap.State == transport.BackingOff && !snap.Backoff.Next.IsZero():
+		what = "waiting " + whole(snap.Backoff.Next.Sub(now))
+	case snap.State == transport.Syncing:
+		what = "syncing"
+	case snap.State == transport.Scheduled:
+		what = "push off, polling"
+	}
+	return formatStatus(elapsed, what, snap.Counts.Pings, snap.Counts.TimedOut, changes, snap.Backoff.Phase.String())
+}
+
+// formatStatus lays out the status line.
+func formatStatus(elapsed, what string, pings, timeouts, changes int, phase string) string {
+	return fmt.Sprintf("%s  %-20s  pings %d  timeouts %d  changes %d  backoff %s",
+		elapsed, what, pings, timeouts, changes, phase)
+}
+
+// clockShort formats a duration as m:ss.
+func clockShort(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	return fmt.Sprintf("%d:%02d", int(d/time.Minute), int(d%time.Minute/time.Second))
+}
