@@ -44,4 +44,7 @@
 // and three in a row count as a failure for the backoff rules; so do
 // connections that close right after each ping, syncs that keep failing,
 // and a server that keeps refusing heartbeats inside the range it stated.
+// Three pings in a row that fail at once (refused, garbage, closed on
+// arrival) make push unavailable even when the syncs between them succeed
+// (ErrPushFailing): the loop then syncs on its schedule and probes.
 package transport

@@ -359,7 +359,9 @@ func TestPingConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := p.Ping(context.Background(), req(time.Second)); err != nil {
+			// A generous deadline: this is about safety under -race, and 20
+			// TLS handshakes at once on a loaded 2-core machine take time.
+			if _, err := p.Ping(context.Background(), req(10*time.Second)); err != nil {
 				errs <- err
 			}
 		}()

@@ -29,6 +29,11 @@ const (
 var (
 	// ErrLoopRunning is returned by Run when the loop is already running.
 	ErrLoopRunning = errors.New("transport: loop already running")
+	// ErrPushFailing is wrapped by the Err of a PushUnavailable event when
+	// pings keep failing at once (garbage answers, refused connections)
+	// while syncs may succeed: the loop then syncs on a schedule and probes
+	// push, instead of pinging without pause.
+	ErrPushFailing = errors.New("transport: pings keep failing")
 	// ErrPushUnworkable is the Err of a PushUnavailable event when the tuner
 	// reports push unworkable (SPEC H9): the network drops idle connections
 	// sooner than the shortest heartbeat the device and server allow.
@@ -200,6 +205,7 @@ type Loop struct {
 	early        int
 	refusals     int
 	syncFailures int
+	failing      int // pings in a row that failed at once
 }
 
 type closeInfo struct {
@@ -358,8 +364,14 @@ func (l *Loop) pushAvailable() bool {
 	l.mu.Lock()
 	bounded := l.boundErr != nil
 	l.mu.Unlock()
-	return !bounded && l.tuner.Workable()
+	return !bounded && l.failing < maxFailingPings && l.tuner.Workable()
 }
+
+// maxFailingPings is how many pings in a row may fail at once (network
+// loss, garbage, connections closed on arrival) before the loop stops
+// trusting push: a sync that keeps succeeding in between would otherwise
+// reset the backoff rules and let it ping without pause.
+const maxFailingPings = 3
 
 // checkAvailability announces push becoming unavailable or available, and
 // sets up the schedule of the unavailable mode.
@@ -398,6 +410,11 @@ func (l *Loop) ping(ctx context.Context) error {
 	}
 	l.emit(Event{Kind: PingAnswered, Status: res.Status, Folders: res.Folders, Elapsed: res.Elapsed})
 	l.lastClose, l.fastCloses = closeInfo{}, 0
+	if l.failing >= maxFailingPings {
+		l.failing = 0
+		defer l.checkAvailability(nil)
+	}
+	l.failing = 0
 	if res.Status != OutOfBounds {
 		l.refusals = 0
 		l.clearBoundError()
@@ -473,6 +490,17 @@ func (l *Loop) failed(req Request, err error) error {
 		l.tune(heartbeat.KnownCause)
 		l.observe(nil, err)
 		l.syncAll = true
+	}
+	// Pings that fail at once prove the ping itself is broken, whatever
+	// the syncs in between say; those that end at the deadline or on a
+	// proxy's idle timeout cannot spin, and server errors are paced by
+	// the backoff rules.
+	instant := !errors.Is(err, ErrTimedOut) && !errors.Is(err, ErrProxyTimeout) && !errors.Is(err, ErrServer) &&
+		(!errors.Is(err, ErrClosed) || elapsed < req.Heartbeat/4)
+	if !instant {
+		l.failing = 0
+	} else if l.failing++; l.failing >= maxFailingPings {
+		l.checkAvailability(fmt.Errorf("%w: %d pings in a row failed at once, the last with: %w", ErrPushFailing, l.failing, err))
 	}
 	return nil
 }

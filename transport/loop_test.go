@@ -399,16 +399,19 @@ func TestLoopResets(t *testing.T) {
 		h := startLoop(t, []step{fast, fast, fast, fast, fast}, nil, nil)
 		advance(24 * time.Hour)
 		h.stop()
-		// Closes 1-3 reconnect at once (the third is the backoff's first
-		// network error, retried on the normal schedule); the fourth waits.
-		if n := len(h.pinger.times); n != 6 {
-			t.Fatalf("%d pings, want the 5 scripted and a 6th that blocks", n)
+		// Closes 1 and 2 reconnect at once; after the third push is
+		// unavailable and every later ping is an hourly probe.
+		if gap := h.pinger.times[2].Sub(h.pinger.times[0]); gap > time.Second {
+			t.Fatalf("first 3 pings spread over %v, want at once", gap)
 		}
-		if gap := h.pinger.times[4].Sub(h.pinger.times[3]); gap < 15*time.Minute {
-			t.Fatalf("5th ping %v after the 4th, want a backoff of at least 15m", gap)
+		for i := 3; i < len(h.pinger.times); i++ {
+			if gap := h.pinger.times[i].Sub(h.pinger.times[i-1]); gap < time.Hour {
+				t.Fatalf("ping %d came %v after the one before, want the 1h probe interval", i+1, gap)
+			}
 		}
-		if gap := h.pinger.times[3].Sub(h.pinger.times[0]); gap > time.Second {
-			t.Fatalf("first 4 pings spread over %v, want at once", gap)
+		un := h.events.find(transport.PushUnavailable)
+		if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) || !errors.Is(un[0].Err, transport.ErrClosed) {
+			t.Fatalf("push-unavailable events %+v", un)
 		}
 	})
 }
@@ -618,4 +621,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestLoopFailingPings: pings that fail at once while the syncs between
+// them succeed must not make the loop spin: after three, push is
+// unavailable (ErrPushFailing) and the loop syncs on its schedule until a
+// probe is answered.
+func TestLoopFailingPings(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		garbage := step{took: 5 * time.Millisecond, err: transport.ErrProtocol}
+		h := startLoop(t, []step{garbage, garbage, garbage, garbage, expired}, func(c *transport.Config) {
+			c.SyncInterval, c.ProbeInterval = 10*time.Minute, 30*time.Minute
+		}, nil)
+		advance(time.Minute)
+		if n := len(h.pinger.times); n != 3 {
+			t.Fatalf("%d pings in the first minute, want 3 then scheduled sync", n)
+		}
+		un := h.events.find(transport.PushUnavailable)
+		if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) || !errors.Is(un[0].Err, transport.ErrProtocol) {
+			t.Fatalf("push-unavailable events %+v", un)
+		}
+		advance(2 * time.Hour)
+		h.stop()
+		// Probes at 30 min (garbage again) and 60 min (expired): push is back.
+		if n := len(h.events.find(transport.PushAvailable)); n != 1 {
+			t.Fatalf("%d push-available events", n)
+		}
+		if gap := h.pinger.times[3].Sub(h.pinger.times[2]); gap < 30*time.Minute {
+			t.Fatalf("first probe %v after the third failure, want the 30m probe interval", gap)
+		}
+	})
 }
