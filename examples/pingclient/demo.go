@@ -19,9 +19,10 @@ type demo struct {
 	rng   *rand.Rand
 	folds []string
 
-	mu     sync.Mutex
-	posted map[string]time.Time // when each folder's undelivered mail arrived
-	mails  int
+	mu         sync.Mutex
+	mails      int
+	deliveries int           // the server's deliveries at the last changed answer
+	delaySum   time.Duration // and their total delay
 }
 
 // startDemo starts the server; close it with close.
@@ -42,7 +43,6 @@ func startDemo(o options) (*demo, error) {
 		mail:   scaleDown(o.mail, o.scale),
 		rng:    rand.New(rand.NewPCG(o.seed, 0x70757368)),
 		folds:  o.folders,
-		posted: make(map[string]time.Time),
 	}, nil
 }
 
@@ -68,9 +68,6 @@ func (d *demo) runMail(ctx context.Context, emit func(folder string)) {
 		}
 		folder := d.folds[d.rng.IntN(len(d.folds))]
 		d.mu.Lock()
-		if _, ok := d.posted[folder]; !ok {
-			d.posted[folder] = time.Now()
-		}
 		d.mails++
 		d.mu.Unlock()
 		emit(folder)
@@ -78,18 +75,21 @@ func (d *demo) runMail(ctx context.Context, emit func(folder string)) {
 	}
 }
 
-// delivered returns how long the oldest undelivered mail of the folders
-// waited until now, and forgets them; ok is false if none was known.
-func (d *demo) delivered(folders []string, now time.Time) (longest time.Duration, ok bool) {
+// delivered returns the mean delay of the mail delivered since the last
+// call, from the server's own count (it records a delivery before it
+// answers); ok is false if none was.
+func (d *demo) delivered() (delay time.Duration, ok bool) {
+	s := d.srv.Stats()
+	sum := s.MeanDelay * time.Duration(s.Deliveries)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, f := range folders {
-		if t, found := d.posted[f]; found {
-			longest, ok = max(longest, now.Sub(t)), true
-			delete(d.posted, f)
-		}
+	n := s.Deliveries - d.deliveries
+	if n <= 0 {
+		return 0, false
 	}
-	return longest, ok
+	delay = max(sum-d.delaySum, 0) / time.Duration(n)
+	d.deliveries, d.delaySum = s.Deliveries, sum
+	return delay, true
 }
 
 // mailCount returns how many mails arrived.

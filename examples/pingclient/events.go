@@ -111,13 +111,17 @@ func (a *app) onEvent(e transport.Event) {
 			if e.Elapsed < beat*9/10 {
 				rec.text = ping("answered \"no changes\" early, after %s: that proves nothing about idle time", st(e.Elapsed))
 			} else {
-				rec.text = ping("expired, no mail: the connection survived %s idle", st(beat))
+				rec.text = ping("expired, no %s: the connection survived %s idle", map[bool]string{true: "mail", false: "changes"}[a.demo != nil], st(beat))
 			}
 		case transport.Changed:
 			rec.fields = append(rec.fields, field{"folders", e.Folders})
-			rec.text = ping("mail in %s after %s", strings.Join(e.Folders, ", "), st(e.Elapsed))
+			what := "changes"
 			if a.demo != nil {
-				if d, ok := a.demo.delivered(e.Folders, e.Time); ok {
+				what = "mail"
+			}
+			rec.text = ping("%s in %s after %s", what, strings.Join(e.Folders, ", "), st(e.Elapsed))
+			if a.demo != nil {
+				if d, ok := a.demo.delivered(); ok {
 					rec.text += ", pushed " + a.delay(d)
 					rec.fields = append(rec.fields, field{"delay_s", d})
 				}

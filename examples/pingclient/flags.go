@@ -113,7 +113,7 @@ var flagGroups = []struct {
 	{"Heartbeat tuner", []string{"strategy", "default", "min", "max", "increment", "buffer", "confirmations",
 		"resolution", "ceiling-ttl", "unworkable-after"}},
 	{"Backoff", []string{"backoff-base", "backoff-cap", "backoff-schedule"}},
-	{"Server (-url)", []string{"url", "insecure-http", "cacert"}},
+	{"Server (-url, -eas)", []string{"url", "insecure-http", "cacert"}},
 	{"Exchange ActiveSync (-eas)", []string{"eas", "user", "device"}},
 	{"Demo only", []string{"scale", "idle-timeout", "mail", "seed"}},
 }
@@ -123,17 +123,17 @@ var flagGroups = []struct {
 // the options.
 func parse(args []string, stdout io.Writer) (options, error) {
 	fs := flag.NewFlagSet("pingclient", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // run reports errors; the help is printed below
+	fs.SetOutput(io.Discard)
 	var (
 		o options
 		r rawFlags
 	)
 	defineFlags(fs, &o, &r)
 	d := &o.tuner
-	fs.Usage = func() { printUsage(fs, stdout) }
+	fs.Usage = func() {} // the help goes to stdout on -h only; run reports errors
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
+			printUsage(fs, stdout)
 			return o, err
 		}
 		return o, usagef("%v", err)
@@ -280,11 +280,11 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	d := &o.tuner
 	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+fmtDur(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
-	fs.StringVar(&r.folders, "folders", "", "comma-separated folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox)")
+	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
 	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit")
 
-	fs.StringVar(&r.strategy, "strategy", heartbeat.Adaptive.String(), "tuner strategy: adaptive or classic")
+	fs.StringVar(&r.strategy, "strategy", heartbeat.Adaptive.String(), "tuner `strategy`: adaptive or classic")
 	fs.DurationVar(&d.Default, "default", 0, "interval of the first ping on a new network; 0 means -min")
 	fs.DurationVar(&d.Min, "min", heartbeat.DefaultMin, "smallest heartbeat interval")
 	fs.DurationVar(&d.Max, "max", heartbeat.DefaultMax, "largest heartbeat interval")
@@ -297,20 +297,20 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 
 	fs.DurationVar(&o.backoff.Base, "backoff-base", backoff.DefaultBase, "base of the wait after failed attempts: the n-th failure waits n to 2n times it")
 	fs.DurationVar(&o.backoff.Cap, "backoff-cap", backoff.DefaultCap, "longest wait after failed attempts")
-	fs.StringVar(&r.schedule, "backoff-schedule", backoff.Linear.String(), "how waits grow: linear or exponential-jitter")
+	fs.StringVar(&r.schedule, "backoff-schedule", backoff.Linear.String(), "how the waits grow with failures, `schedule` linear or exponential-jitter")
 
 	fs.StringVar(&o.url, "url", "", "ping this `URL` of a JSON-protocol server instead of running the demo")
 	fs.BoolVar(&o.insecureHTTP, "insecure-http", false, "allow a plain http:// URL (credentials and mail travel unencrypted)")
 	fs.StringVar(&r.cacert, "cacert", "", "also trust the CA certificates in this PEM `file` (a private CA)")
 
 	fs.StringVar(&r.easURL, "eas", "", "run EAS Direct Push against this `URL`, e.g. https://host/Microsoft-Server-ActiveSync")
-	fs.StringVar(&o.user, "user", "", "EAS user name, e.g. alice or DOMAIN\\alice")
+	fs.StringVar(&o.user, "user", "", "EAS user `name`, e.g. alice or DOMAIN\\alice")
 	fs.StringVar(&o.device, "device", "", "EAS device `id`; keep it the same across runs (the server keeps state per device)")
 
-	fs.Float64Var(&o.scale, "scale", defaultScale, "demo: how many times faster than life the demo runs")
+	fs.Float64Var(&o.scale, "scale", defaultScale, "demo: time runs this `factor` faster than life")
 	fs.DurationVar(&o.idleTimeout, "idle-timeout", defaultIdleTimeout, "demo: the middlebox silently drops connections idle longer than this; 0 means never")
 	fs.DurationVar(&o.mail, "mail", defaultMail, "demo: mean time between mails, arriving at random (Poisson); 0 means no mail")
-	fs.Uint64Var(&o.seed, "seed", 1, "demo: seed of the random mail arrivals")
+	fs.Uint64Var(&o.seed, "seed", 1, "demo: seed `n` of the random mail arrivals")
 
 }
 

@@ -6,7 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -25,6 +27,57 @@ func runArgs(t *testing.T, ctx context.Context, args ...string) (code int, stdou
 	var out, errOut bytes.Buffer
 	code = run(ctx, args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// syncBuffer is a bytes.Buffer safe to read while run writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runUntil runs the program in-process until its output satisfies done,
+// then cancels it as Ctrl-C would, so a test waits as long as the story
+// takes on a loaded machine and no longer. It gives up after limit. It
+// returns the exit status, the output, and whether done was reached.
+func runUntil(t *testing.T, limit time.Duration, done func(out string) bool, args ...string) (code int, stdout, stderr string, reached bool) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	exit := make(chan int, 1)
+	go func() { exit <- run(ctx, args, &out, &errOut) }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(limit)
+wait:
+	for {
+		select {
+		case code = <-exit:
+			return code, out.String(), errOut.String(), done(out.String())
+		case <-deadline:
+			break wait
+		case <-tick.C:
+			if done(out.String()) {
+				reached = true
+				break wait
+			}
+		}
+	}
+	cancel()
+	code = <-exit
+	return code, out.String(), errOut.String(), reached
 }
 
 // jsonLines parses -json output: one object per line, every one with

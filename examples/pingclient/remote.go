@@ -94,6 +94,9 @@ func (s *easSession) prime(ctx context.Context, out *reporter) error {
 	if _, err := s.client.Sync(ctx, ids...); err != nil {
 		return fmt.Errorf("EAS initial Sync of %s: %w", strings.Join(ids, ", "), err)
 	}
+	out.emit(record{event: "initial-sync", interval: -1,
+		text:   fmt.Sprintf("eas      initial Sync of %s done: the server accepts Pings on it", strings.Join(ids, ", ")),
+		fields: []field{{"folders", ids}}})
 	s.folders = ids
 	return nil
 }
