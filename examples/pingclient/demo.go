@@ -38,11 +38,11 @@ func startDemo(o options) (*demo, error) {
 		return nil, err
 	}
 	return &demo{
-		srv:    srv,
-		idle:   idle,
-		mail:   scaleDown(o.mail, o.scale),
-		rng:    rand.New(rand.NewPCG(o.seed, 0x70757368)),
-		folds:  o.folders,
+		srv:   srv,
+		idle:  idle,
+		mail:  scaleDown(o.mail, o.scale),
+		rng:   rand.New(rand.NewPCG(o.seed, 0x70757368)),
+		folds: o.folders,
 	}, nil
 }
 
