@@ -1,0 +1,372 @@
+package transport_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
+	"github.com/pushbeat/pushbeat/transport/pingtest"
+)
+
+// The herd test (issue 6, SPEC B1): a fleet of loops holds pings on one
+// server; the server goes down for maintenance and answers every ping with
+// 503 + Retry-After; the fleet comes back. The server must see no request
+// before the time it stated, and the returning requests must be spread as
+// the fuzz promises: uniformly over [d, d + Fuzz·d) after each client's
+// 503, with the default Fuzz of 25%.
+//
+// Retry-After counts whole seconds, so this test cannot scale time down:
+// it waits the Retry-After for real. By default it runs 1,000 loops with
+// Retry-After: 2 (a 0.5 s spread window, about 3.5 s in all) over plain
+// HTTP on loopback (1,000 TLS handshakes under the race detector would cost
+// more than the rest of the test). PUSHBEAT_HERD_RETRY_AFTER=8 widens the
+// window to 2 s, for wider bins.
+const (
+	herdLoops     = 1000
+	herdHeartbeat = 500 * time.Millisecond
+	herdBins      = 150 // the fuzz window in bins, as 150 one-second bins for a 600 s Retry-After
+	herdSlices    = 10  // coarser slices of the window
+)
+
+// herdFleet is the fleet and what it saw.
+type herdFleet struct {
+	srv   *pingtest.Server
+	loops []*transport.Loop
+	// byAddr maps each client connection's local address to its loop.
+	byAddr sync.Map
+	mu     sync.Mutex
+	// announced is, per loop, each BackoffEntered event: when, and the
+	// next allowed time it announced.
+	announced [][][2]time.Time
+}
+
+// TestHerd: 1,000 loops, 503 + Retry-After, and the return (issue 6; B1).
+// Per client it checks that the first request after its 503 reaches the
+// server no sooner than Retry-After after the 503 did, no sooner than the
+// time its controller announced and at most herdLatency after it, and that
+// the controller's wait lies in [Retry-After, Retry-After + fuzz); over the
+// fleet, that the fuzz drawn spreads the returns as uniform draws do (see
+// herdCheckSpread for the bounds and why). It logs the server's own view of
+// the return, and what it would have been without fuzz.
+func TestHerd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs 1,000 loops for seconds")
+	}
+	retryAfter := 2
+	if v := os.Getenv("PUSHBEAT_HERD_RETRY_AFTER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("PUSHBEAT_HERD_RETRY_AFTER=%q: want whole seconds", v)
+		}
+		retryAfter = n
+	}
+	d := time.Duration(retryAfter) * time.Second
+	window := d / 4 // DefaultFuzz · d (d is above Base/15)
+
+	srv, err := pingtest.NewServer(pingtest.Config{PlainHTTP: true, LogSize: 4 * herdLoops})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	f := &herdFleet{srv: srv, announced: make([][][2]time.Time, herdLoops)}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i := range herdLoops {
+		loop := f.newLoop(t, i)
+		f.loops = append(f.loops, loop)
+		wg.Go(func() {
+			if err := loop.Run(ctx); err != context.Canceled {
+				t.Errorf("loop %d: Run: %v", i, err)
+			}
+		})
+	}
+	// Every loop holds its first ping. Then maintenance starts, and every
+	// loop learns it at once: a change to each loop's folder answers all
+	// the held pings, and every loop's next ping gets the 503.
+	herdUntil(t, srv, 20*time.Second, "every loop holds a ping", func(s pingtest.Stats) bool { return s.Held == herdLoops })
+	if err := srv.Inject(herdLoops, pingtest.Fault{Kind: pingtest.ErrorStatus, RetryAfter: strconv.Itoa(retryAfter)}); err != nil {
+		t.Fatal(err)
+	}
+	folders := make([]string, herdLoops)
+	for i := range folders {
+		folders[i] = herdFolder(i)
+	}
+	srv.PostChange(folders...)
+	// Every loop's first request after the 503 has arrived and is held.
+	herdUntil(t, srv, herdHeartbeat+d+window+20*time.Second, "every loop is back", func(s pingtest.Stats) bool {
+		return s.Requests >= 3*herdLoops && s.Held == herdLoops
+	})
+	cancel()
+	wg.Wait()
+	srv.Close()
+
+	f.check(t, d, window)
+}
+
+// herdUntil polls the server's stats every 10 ms until cond holds or limit
+// passes.
+func herdUntil(t *testing.T, srv *pingtest.Server, limit time.Duration, what string, cond func(pingtest.Stats) bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); !cond(srv.Stats()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %v (server %+v)", what, limit, srv.Stats())
+		}
+	}
+}
+
+// newLoop makes loop i with its own connection pool, whose connections are
+// mapped to i by their local address, and its own seeded fuzz.
+func (f *herdFleet) newLoop(t *testing.T, i int) *transport.Loop {
+	t.Helper()
+	dialer := &net.Dialer{}
+	client := &http.Client{Transport: &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err == nil {
+				f.byAddr.Store(c.LocalAddr().String(), i)
+			}
+			return c, err
+		},
+		MaxIdleConnsPerHost: 1,
+	}}
+	pinger, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: f.srv.URL() + "/ping", Client: client, AllowInsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuner, err := heartbeat.New(heartbeat.Config{Min: herdHeartbeat, Max: herdHeartbeat, Buffer: herdHeartbeat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The default policy (Fuzz 25%, Base 15 min) but for Base, which is
+	// scaled down so that Base/15 stays below the Retry-After: the fuzz
+	// window is then Fuzz·d, as for any real Retry-After above a minute.
+	bo, err := backoff.New(backoff.Policy{
+		Base: time.Second,
+		Rand: rand.New(rand.NewPCG(uint64(i)+1, 0x4e7d)).Float64,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop, err := transport.NewLoop(transport.Config{
+		Pinger:  pinger,
+		Tuner:   tuner,
+		Backoff: bo,
+		Folders: []string{herdFolder(i)},
+		OnEvent: func(e transport.Event) {
+			if e.Kind == transport.BackoffEntered {
+				f.mu.Lock()
+				f.announced[i] = append(f.announced[i], [2]time.Time{e.Time, e.Backoff.Next})
+				f.mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loop
+}
+
+func herdFolder(i int) string { return "f" + strconv.Itoa(i) }
+
+// herdLatency bounds how long after the time its controller announced a
+// client's return may reach the server: its timer firing, a request over
+// loopback, the server reading it, on a machine running 1,000 loops and
+// the race detector (measured: about 1 ms median, 15 ms at most).
+const herdLatency = 100 * time.Millisecond
+
+// check reads the server's log per client and checks what the issue asks:
+// no request before the server's stated time, and returns spread as the
+// fuzz promises. The spread is asserted on the waits the controllers drew
+// (exact) together with the check that each return reached the server
+// within herdLatency of its announced time; the server's own view is
+// measured and logged: at this scale a bin is a few milliseconds wide,
+// the size of the scheduling jitter of a loaded machine, which a real
+// fleet's one-second bins never see.
+func (f *herdFleet) check(t *testing.T, d, window time.Duration) {
+	t.Helper()
+	perLoop := make([][]pingtest.Request, herdLoops)
+	for _, q := range f.srv.Log() {
+		v, ok := f.byAddr.Load(q.Remote)
+		if !ok {
+			t.Fatalf("request from unknown address %s", q.Remote)
+		}
+		perLoop[v.(int)] = append(perLoop[v.(int)], q)
+	}
+	var (
+		fuzz       []time.Duration // the controller's wait - d: the fuzz drawn
+		serverView []time.Duration // return arrival - 503 arrival - d
+		decide     []time.Duration // 503 arrival to the client's decision
+		lateness   []time.Duration // announced time to the return's arrival
+		returns    []time.Time     // return arrivals
+		receipts   []time.Time     // the clients' decisions: where returns would be without fuzz
+		first503   time.Time
+		last503    time.Time
+		errs       int
+	)
+	fail := func(format string, args ...any) {
+		if errs++; errs <= 10 {
+			t.Errorf(format, args...)
+		}
+	}
+	for i, qs := range perLoop {
+		slices.SortFunc(qs, func(a, b pingtest.Request) int { return a.Arrived.Compare(b.Arrived) })
+		k := slices.IndexFunc(qs, func(q pingtest.Request) bool { return q.Status == http.StatusServiceUnavailable })
+		if k < 0 || k+1 >= len(qs) {
+			t.Fatalf("loop %d: requests %v: no 503 followed by a return", i, herdAnswers(qs))
+		}
+		got503, back := qs[k].Arrived, qs[k+1].Arrived
+		if first503.IsZero() || got503.Before(first503) {
+			first503 = got503
+		}
+		if got503.After(last503) {
+			last503 = got503
+		}
+		returns = append(returns, back)
+		serverView = append(serverView, back.Sub(got503)-d)
+		if back.Sub(got503) < d {
+			fail("loop %d: came back %v after its 503, before the server's Retry-After of %v", i, back.Sub(got503), d)
+		}
+		f.mu.Lock()
+		ann := f.announced[i]
+		f.mu.Unlock()
+		if len(ann) != 1 {
+			fail("loop %d: %d BackoffEntered events, want the one after its 503", i, len(ann))
+			continue
+		}
+		at, next := ann[0][0], ann[0][1]
+		receipts = append(receipts, at)
+		fuzz = append(fuzz, next.Sub(at)-d)
+		decide = append(decide, at.Sub(got503))
+		lateness = append(lateness, back.Sub(next))
+		switch {
+		case next.Sub(at) < d || next.Sub(at) >= d+window:
+			fail("loop %d: its controller waits %v, outside [Retry-After, + fuzz) = [%v, %v)", i, next.Sub(at), d, d+window)
+		case back.Before(next):
+			fail("loop %d: came back %v before the time its controller announced", i, next.Sub(back))
+		case back.Sub(next) > herdLatency:
+			fail("loop %d: came back %v after the time its controller announced, more than %v", i, back.Sub(next), herdLatency)
+		}
+	}
+	if errs > 10 {
+		t.Errorf("... %d failures in all", errs)
+	}
+	med := func(xs []time.Duration) (time.Duration, time.Duration) {
+		slices.Sort(xs)
+		return xs[len(xs)/2].Round(time.Microsecond), xs[len(xs)-1].Round(time.Microsecond)
+	}
+	t.Logf("%d loops; Retry-After %v; fuzz window %v; the 503s reached the server over %v", herdLoops, d, window, last503.Sub(first503).Round(time.Millisecond))
+	m1, x1 := med(decide)
+	m2, x2 := med(lateness)
+	t.Logf("from a 503's arrival to its client's decision: median %v, max %v; from the announced time to the return's arrival: median %v, max %v", m1, x1, m2, x2)
+	herdCheckSpread(t, "fuzz drawn by the controllers", fuzz, window)
+	herdReport(t, "server, per client (return - its 503 - Retry-After)", serverView, window)
+
+	// The server's load as the fleet returns, from the first moment a
+	// client may come back, against what it would have been without fuzz.
+	slices.SortFunc(returns, func(a, b time.Time) int { return a.Compare(b) })
+	from := first503.Add(d)
+	if returns[0].Before(from) {
+		t.Errorf("the first return came %v after the first 503, before Retry-After %v", returns[0].Sub(first503), d)
+	}
+	span := returns[len(returns)-1].Sub(from) + time.Nanosecond
+	abs := make([]time.Duration, len(returns))
+	for i, r := range returns {
+		abs[i] = r.Sub(from)
+	}
+	peak, _, _ := herdReport(t, "server clock (return - first 503 - Retry-After)", abs, span)
+	noFuzz := make([]time.Duration, len(receipts))
+	for i, r := range receipts {
+		noFuzz[i] = r.Add(d).Sub(from)
+	}
+	peakNoFuzz, _, _ := herdReport(t, "server clock without fuzz (decision + Retry-After, same bins)", noFuzz, span)
+	t.Logf("the fuzz cut the server's busiest %v from %d requests to %d (%.1f times fewer)", (span / herdBins).Round(time.Microsecond), peakNoFuzz, peak, float64(peakNoFuzz)/float64(max(peak, 1)))
+}
+
+func herdAnswers(qs []pingtest.Request) []string {
+	var s []string
+	for _, q := range qs {
+		s = append(s, fmt.Sprintf("%v/%d", q.Answer, q.Status))
+	}
+	return s
+}
+
+// herdCheckSpread bins xs (each in [0, window) if the fuzz is honoured)
+// into herdBins bins and herdSlices slices and checks the spread.
+//
+// What the math supports: n = 1,000 independent uniform draws over 150
+// bins put a mean of 6.67 in each, and the busiest bin is the maximum of
+// 150 Poisson(6.67)-like counts, typically 13 to 16: 2 to 2.4 times the
+// mean, at most 2 only about a quarter of the time. "Peak second at most
+// twice the mean", as the issue words it, is therefore not something
+// independent fuzz can promise at this fleet size; what it does promise, for
+// any seeds, is a peak below 3 times the mean (above 20 with probability
+// about 0.2%), and over coarser slices (100 expected each, sd about 9.5) a
+// count within [0.5, 1.5] times the mean. Latency blurs the server's view
+// only slightly at these bin widths.
+func herdCheckSpread(t *testing.T, what string, xs []time.Duration, window time.Duration) {
+	t.Helper()
+	peak, sliceMin, sliceMax := herdReport(t, what, xs, window)
+	mean := float64(len(xs)) / herdBins
+	sliceMean := float64(len(xs)) / herdSlices
+	if float64(peak) > 3*mean {
+		t.Errorf("%s: the busiest of %d bins holds %d returns, more than 3 times the mean %.2f", what, herdBins, peak, mean)
+	}
+	if float64(sliceMax) > 1.5*sliceMean || float64(sliceMin) < 0.5*sliceMean {
+		t.Errorf("%s: slices of the window hold %d to %d returns, want within [0.5, 1.5] times %.1f", what, sliceMin, sliceMax, sliceMean)
+	}
+}
+
+// herdReport bins xs over [0, span) and logs the figures: the busiest of
+// herdBins bins, and the emptiest and busiest of herdSlices slices. Values
+// outside [0, span) are counted apart.
+func herdReport(t *testing.T, what string, xs []time.Duration, span time.Duration) (peak, sliceMin, sliceMax int) {
+	t.Helper()
+	bins := make([]int, herdBins)
+	outside := 0
+	for _, x := range xs {
+		b := int(math.Floor(float64(x) / float64(span) * herdBins))
+		if b < 0 || b >= herdBins {
+			outside++
+			continue
+		}
+		bins[b]++
+	}
+	peakAt := 0
+	for i, n := range bins {
+		if n > peak {
+			peak, peakAt = n, i
+		}
+	}
+	sliceMin = len(xs)
+	per := herdBins / herdSlices
+	for s := 0; s < herdSlices; s++ {
+		n := 0
+		for _, c := range bins[s*per : (s+1)*per] {
+			n += c
+		}
+		sliceMin, sliceMax = min(sliceMin, n), max(sliceMax, n)
+	}
+	mean := float64(len(xs)) / herdBins
+	t.Logf("%s: %d bins of %v: peak %d at bin %d, mean %.2f, peak/mean %.2f; %d slices of %v: %d..%d (mean %.1f); %d outside [0, %v)",
+		what, herdBins, (span / herdBins).Round(time.Microsecond), peak, peakAt, mean, float64(peak)/mean,
+		herdSlices, (span / herdSlices).Round(time.Microsecond), sliceMin, sliceMax, float64(len(xs))/herdSlices, outside, span.Round(time.Millisecond))
+	return peak, sliceMin, sliceMax
+}
