@@ -139,7 +139,7 @@ func (a *app) onEvent(e transport.Event) {
 		case "timed-out":
 			why := "something on the path dropped the idle connection"
 			if a.demo != nil {
-				why = fmt.Sprintf("the middlebox had silently dropped the connection at %s idle", st(a.demo.idle))
+				why = fmt.Sprintf("the middlebox cut it at %s idle", st(a.demo.idle))
 				a.mu.Lock()
 				a.deaf += max(deadline-a.demo.idle, 0)
 				a.mu.Unlock()
@@ -201,9 +201,12 @@ func (a *app) reason(ch heartbeat.Change, snap heartbeat.Snapshot) string {
 	st := a.out.story
 	switch ch.Reason {
 	case heartbeat.ReasonConfirmed:
-		s := fmt.Sprintf("%d full-length pings survived %s", a.cfg.Confirmations, st(ch.From))
+		s := fmt.Sprintf("%d pings survived %s idle", a.cfg.Confirmations, st(ch.From))
+		if a.cfg.Confirmations == 1 {
+			s = fmt.Sprintf("a ping survived %s idle", st(ch.From))
+		}
 		if snap.Ceiling > 0 && ch.To-ch.From < a.cfg.Increment && ch.To < a.cfg.Max {
-			s += fmt.Sprintf("; only halfway to %s, which failed", st(snap.Ceiling))
+			s += fmt.Sprintf("; halfway to %s, which failed", st(snap.Ceiling))
 		}
 		return s
 	case heartbeat.ReasonReverted:
@@ -315,7 +318,7 @@ func (a *app) statusLine() string {
 
 // formatStatus lays out the status line.
 func formatStatus(elapsed, what string, pings, timeouts, changes int, phase string) string {
-	return fmt.Sprintf("%s  %-20s  pings %d  timeouts %d  changes %d  backoff %s",
+	return fmt.Sprintf("%s %-20s  pings %d  timeouts %d  changes %d  backoff %s",
 		elapsed, what, pings, timeouts, changes, phase)
 }
 

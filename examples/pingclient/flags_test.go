@@ -114,7 +114,7 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.mode != demoMode || o.scale != 300 || o.duration != time.Minute || o.idleTimeout != 15*time.Minute ||
-		o.mail != 30*time.Minute || !slices.Equal(o.folders, []string{"inbox"}) {
+		o.mail != time.Hour || !slices.Equal(o.folders, []string{"inbox"}) {
 		t.Errorf("demo defaults %+v", o)
 	}
 	want := heartbeat.Config{Min: 8 * time.Minute, Max: 28 * time.Minute, Increment: 5 * time.Minute, Buffer: time.Minute,

@@ -116,10 +116,14 @@ func (r *reporter) redraw() {
 	r.drawStatus()
 }
 
-// stopStatus removes the status line for good.
+// stopStatus removes the status line for good, and the "^C" a terminal
+// echoes after it when the run is interrupted.
 func (r *reporter) stopStatus() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.statusLen > 0 {
+		r.statusLen += len("^C")
+	}
 	r.clearStatus()
 	r.status = nil
 }
@@ -133,9 +137,9 @@ func (r *reporter) clearStatus() {
 	}
 }
 
-// statusWidth keeps the status line inside an 80-column terminal: a
-// wrapped line could not be redrawn in place.
-const statusWidth = 79
+// statusWidth keeps the status line, and a "^C" echoed after it, inside an
+// 80-column terminal: a wrapped line could not be redrawn in place.
+const statusWidth = 77
 
 // drawStatus draws the status line in place. Called with r.mu held.
 func (r *reporter) drawStatus() {
