@@ -65,6 +65,9 @@ func (a *app) run(ctx context.Context) error {
 		return usagef("tuner flags: %v", err)
 	}
 	a.tuner = tuner
+	a.out.mu.Lock()
+	a.out.interval = tuner.Interval
+	a.out.mu.Unlock()
 	pol := o.backoff
 	pol.Base, pol.Cap = scaleDown(pol.Base, o.scale), scaleDown(pol.Cap, o.scale)
 	bo, err := backoff.New(pol)

@@ -143,6 +143,31 @@ func TestEAS(t *testing.T) {
 	}
 }
 
+// TestEASJSON: in -json the EAS steps are events like the loop's, with
+// event, t and interval_s, and the Sync says what came (issue 7, E1).
+func TestEASJSON(t *testing.T) {
+	srv := httptest.NewServer(&fakeEAS{t: t})
+	defer srv.Close()
+	t.Setenv(envEASPassword, "pw")
+	code, out, errOut, reached := runUntil(t, 15*time.Second, func(out string) bool {
+		return strings.Contains(out, `"event":"sync-items"`)
+	}, "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1", "-folders", "@Notes@", "-json",
+		"-min", "1s", "-buffer", "2s", "-duration", "30s")
+	if code != 0 || !reached {
+		t.Fatalf("exit %d, stderr %q; a Sync: %v", code, errOut, reached)
+	}
+	objs := jsonLines(t, out)
+	if fs := events(objs, "folder-sync"); len(fs) != 1 || len(fs[0]["folders"].([]any)) != 4 {
+		t.Errorf("folder-sync events %v", fs)
+	}
+	if is := events(objs, "initial-sync"); len(is) != 1 {
+		t.Errorf("initial-sync events %v", is)
+	}
+	if si := events(objs, "sync-items"); len(si) != 1 || si[0]["folder"] != "@Notes@" || num(t, si[0], "added") != 1 {
+		t.Errorf("sync-items events %v", si)
+	}
+}
+
 // TestEASNoInbox: without -folders the client pings the inbox; a server
 // that lists none and no mail folder ends the run with exit status 1 and a
 // message listing what there is (issue 7).

@@ -166,7 +166,7 @@ func (a *app) onEvent(e transport.Event) {
 		a.saveState()
 	case transport.ServerBounds:
 		rec.fields = []field{{"server_min_s", e.ServerMin}, {"server_max_s", e.ServerMax}}
-		rec.text = fmt.Sprintf("server   heartbeat range %s to %s", boundText(st, e.ServerMin, "no minimum"), boundText(st, e.ServerMax, "no maximum"))
+		rec.text = "server   " + boundsText(st, e.ServerMin, e.ServerMax)
 	case transport.SyncDone:
 		rec.fields = []field{{"folders", e.Folders}, {"elapsed_s", e.Elapsed}}
 		if a.eas == nil {
@@ -281,11 +281,17 @@ func respStatus(err error) string {
 	return "an error"
 }
 
-func boundText(st func(time.Duration) string, d time.Duration, none string) string {
-	if d == 0 {
-		return none
+// boundsText states the server's heartbeat range.
+func boundsText(st func(time.Duration) string, lo, hi time.Duration) string {
+	switch {
+	case lo > 0 && hi > 0:
+		return fmt.Sprintf("the heartbeat must be between %s and %s", st(lo), st(hi))
+	case lo > 0:
+		return "the heartbeat must be at least " + st(lo)
+	case hi > 0:
+		return "the heartbeat must be at most " + st(hi)
 	}
-	return st(d)
+	return "no limits on the heartbeat"
 }
 
 // statusLine is the live status line: elapsed, interval (or the ping in

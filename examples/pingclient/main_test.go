@@ -81,7 +81,7 @@ wait:
 }
 
 // jsonLines parses -json output: one object per line, every one with
-// event, t and interval_s (except where noted by the caller).
+// event, t and interval_s (E1).
 func jsonLines(t *testing.T, out string) []map[string]any {
 	t.Helper()
 	var objs []map[string]any
@@ -92,7 +92,7 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 			t.Fatalf("line %d is not JSON: %v\n%s", i, err, sc.Text())
 		}
-		for _, k := range []string{"event", "t"} {
+		for _, k := range []string{"event", "t", "interval_s"} {
 			if _, ok := m[k]; !ok {
 				t.Errorf("line %d lacks %q: %s", i, k, sc.Text())
 			}

@@ -88,13 +88,13 @@ func (s *easSession) prime(ctx context.Context, out *reporter) error {
 	for _, f := range folders {
 		names = append(names, fmt.Sprintf("%s (%s, %s)", f.ServerID, f.DisplayName, f.Type))
 	}
-	out.emit(record{event: "folder-sync", interval: -1,
+	out.emit(record{event: "folder-sync",
 		text:   fmt.Sprintf("eas      FolderSync: %d folders; pinging %s", len(folders), strings.Join(ids, ", ")),
 		fields: []field{{"folders", names}, {"pinged", ids}}})
 	if _, err := s.client.Sync(ctx, ids...); err != nil {
 		return fmt.Errorf("EAS initial Sync of %s: %w", strings.Join(ids, ", "), err)
 	}
-	out.emit(record{event: "initial-sync", interval: -1,
+	out.emit(record{event: "initial-sync",
 		text:   fmt.Sprintf("eas      initial Sync of %s done: the server accepts Pings on it", strings.Join(ids, ", ")),
 		fields: []field{{"folders", ids}}})
 	s.folders = ids
@@ -151,7 +151,7 @@ func (s *easSession) sync(out *reporter) transport.SyncFunc {
 		}
 		results, err := s.client.Sync(ctx, folders...)
 		for _, r := range results {
-			out.emit(record{event: "sync-items", interval: -1,
+			out.emit(record{event: "sync-items",
 				text: fmt.Sprintf("eas      Sync %s: %d added, %d changed, %d deleted%s", r.CollectionID,
 					len(r.Added), len(r.Changed), len(r.Deleted), map[bool]string{true: " (more to come)"}[r.MoreAvailable]),
 				fields: []field{{"folder", r.CollectionID}, {"added", len(r.Added)}, {"changed", len(r.Changed)},

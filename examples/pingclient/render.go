@@ -33,7 +33,7 @@ type field struct {
 type record struct {
 	event    string
 	at       time.Time
-	interval time.Duration // wall time; negative: leave out
+	interval time.Duration // wall time; zero: the tuner's current interval
 	text     string        // the human line, without the time; "" shows nothing in text formats
 	fields   []field
 }
@@ -46,8 +46,9 @@ type reporter struct {
 	start  time.Time
 	scale  float64 // story time per wall time; 1 outside the demo
 
-	status    func() string // the live status line; nil: none
-	statusLen int           // runes of the status line on screen
+	status    func() string        // the live status line; nil: none
+	interval  func() time.Duration // the tuner's interval, for records without one
+	statusLen int                  // runes of the status line on screen
 }
 
 // isTerminal reports whether w is a character device (a terminal), with no
@@ -77,6 +78,9 @@ func (r *reporter) emit(rec record) {
 	defer r.mu.Unlock()
 	if rec.at.IsZero() {
 		rec.at = time.Now()
+	}
+	if rec.interval == 0 && r.interval != nil {
+		rec.interval = r.interval()
 	}
 	switch r.format {
 	case jsonFormat:
@@ -165,10 +169,8 @@ func (rec record) json(t time.Duration) []byte {
 	writeJSON(&b, rec.event)
 	b.WriteString(`,"t":`)
 	writeJSON(&b, seconds(t))
-	if rec.interval >= 0 {
-		b.WriteString(`,"interval_s":`)
-		writeJSON(&b, seconds(rec.interval))
-	}
+	b.WriteString(`,"interval_s":`)
+	writeJSON(&b, seconds(rec.interval))
 	for _, f := range rec.fields {
 		b.WriteByte(',')
 		writeJSON(&b, f.key)

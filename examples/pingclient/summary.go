@@ -56,7 +56,11 @@ func (a *app) summary() {
 	if snap.Tuner.Ceiling > 0 {
 		settled += fmt.Sprintf("\n%19s(%s failed; the tuner stays below it)", "", st(snap.Tuner.Ceiling))
 	}
-	line("settled interval", "%s", settled)
+	label := "settled interval"
+	if a.demo != nil && a.demo.idle > 0 && interval >= a.demo.idle {
+		label = "final interval" // not settled: the next ping fails
+	}
+	line(label, "%s", settled)
 	held := c.Pings - c.Expired - c.Changed - c.OutOfBounds - c.TimedOut - c.Closed - c.NetworkLost - c.Errors
 	line("pings", "%d: %d expired, %d with changes, %d timed out%s", c.Pings, c.Expired, c.Changed, c.TimedOut,
 		others(c.Closed, c.NetworkLost, c.Errors, c.OutOfBounds, held))
