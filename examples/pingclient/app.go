@@ -55,83 +55,31 @@ func newApp(o options, stdout io.Writer) *app {
 
 // run runs the client until ctx ends or the -duration passes.
 func (a *app) run(ctx context.Context) error {
-	o := a.o
-	a.cfg = o.tuner
-	for _, d := range []*time.Duration{&a.cfg.Default, &a.cfg.Min, &a.cfg.Max, &a.cfg.Increment, &a.cfg.Buffer, &a.cfg.Resolution} {
-		*d = scaleDown(*d, o.scale)
-	}
-	tuner, err := heartbeat.New(a.cfg)
-	if err != nil {
-		return usagef("tuner flags: %v", err)
-	}
-	a.tuner = tuner
-	a.out.mu.Lock()
-	a.out.interval = tuner.Interval
-	a.out.mu.Unlock()
-	pol := o.backoff
-	pol.Base, pol.Cap = scaleDown(pol.Base, o.scale), scaleDown(pol.Cap, o.scale)
-	bo, err := backoff.New(pol)
-	if err != nil {
-		return usagef("backoff flags: %v", err)
-	}
-
-	var pinger transport.Pinger
-	var syncFn transport.SyncFunc
-	switch o.mode {
-	case demoMode:
-		if a.demo, err = startDemo(o); err != nil {
-			return fmt.Errorf("starting the demo server: %w", err)
-		}
-		defer a.demo.close()
-		pinger, err = transport.NewHTTPPinger(transport.HTTPConfig{URL: a.demo.url(), Client: a.demo.srv.Client()})
-	case urlMode:
-		a.hc = httpClient(o)
-		defer a.hc.CloseIdleConnections()
-		pinger, err = urlPinger(o, a.hc)
-	case easMode:
-		a.hc = httpClient(o)
-		defer a.hc.CloseIdleConnections()
-	}
+	bo, err := a.newTuner()
 	if err != nil {
 		return err
 	}
-	a.header()
-	a.loadState()
-	if o.mode == easMode {
-		if a.eas, err = startEAS(ctx, o, a.hc, a.out); err != nil {
-			if ctx.Err() != nil {
-				return nil // interrupted while starting: nothing to summarize
-			}
-			return err
-		}
-		pinger, syncFn = a.eas.client.Pinger(), a.eas.sync(a.out)
+	cfg, cleanup, err := a.connect(ctx)
+	defer cleanup()
+	if err != nil || cfg.Pinger == nil { // nil: interrupted while starting
+		return err
 	}
-
-	folders := o.folders
-	if a.eas != nil {
-		folders = a.eas.folders
-	}
-	a.loop, err = transport.NewLoop(transport.Config{
-		Pinger:        pinger,
-		Tuner:         tuner,
-		Backoff:       bo,
-		Folders:       folders,
-		Sync:          syncFn,
-		SyncInterval:  scaleDown(transport.DefaultSyncInterval, o.scale),
-		ProbeInterval: scaleDown(transport.DefaultProbeInterval, o.scale),
-		OnEvent:       a.onEvent,
-	})
-	if err != nil {
+	cfg.Tuner, cfg.Backoff, cfg.OnEvent = a.tuner, bo, a.onEvent
+	cfg.SyncInterval = scaleDown(transport.DefaultSyncInterval, a.o.scale)
+	cfg.ProbeInterval = scaleDown(transport.DefaultProbeInterval, a.o.scale)
+	if a.loop, err = transport.NewLoop(cfg); err != nil {
 		return err
 	}
 
-	runCtx, cancel := context.WithCancel(ctx)
-	if o.duration > 0 {
-		runCtx, cancel = context.WithTimeout(ctx, o.duration)
+	runCtx, cancel := ctx, context.CancelFunc(func() {})
+	if a.o.duration > 0 {
+		runCtx, cancel = context.WithTimeout(ctx, a.o.duration)
 	}
+	runCtx, cancelRun := context.WithCancel(runCtx)
 	defer cancel()
+	defer cancelRun()
 	a.mu.Lock()
-	a.cancelRun = cancel
+	a.cancelRun = cancelRun
 	a.mu.Unlock()
 	stopHelpers := a.startHelpers(runCtx)
 	err = a.runLoop(runCtx)
@@ -149,6 +97,71 @@ func (a *app) run(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// newTuner makes the tuner and the backoff controller from the flags, in
+// wall time.
+func (a *app) newTuner() (*backoff.Controller, error) {
+	a.cfg = a.o.tuner
+	for _, d := range []*time.Duration{&a.cfg.Default, &a.cfg.Min, &a.cfg.Max, &a.cfg.Increment, &a.cfg.Buffer, &a.cfg.Resolution} {
+		*d = scaleDown(*d, a.o.scale)
+	}
+	tuner, err := heartbeat.New(a.cfg)
+	if err != nil {
+		return nil, usagef("tuner flags: %v", err)
+	}
+	a.tuner = tuner
+	a.out.mu.Lock()
+	a.out.interval = tuner.Interval
+	a.out.mu.Unlock()
+	pol := a.o.backoff
+	pol.Base, pol.Cap = scaleDown(pol.Base, a.o.scale), scaleDown(pol.Cap, a.o.scale)
+	bo, err := backoff.New(pol)
+	if err != nil {
+		return nil, usagef("backoff flags: %v", err)
+	}
+	return bo, nil
+}
+
+// connect starts what the mode talks to (the demo's server, or the HTTP
+// client for -url and -eas), prints the header, loads -state, and for EAS
+// runs FolderSync and the initial Sync. It returns the loop's Pinger,
+// Folders and Sync, nil if ctx ended while starting, and what to release at
+// the end.
+func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func(), err error) {
+	o := a.o
+	cleanup = func() {}
+	switch o.mode {
+	case demoMode:
+		if a.demo, err = startDemo(o); err != nil {
+			return cfg, cleanup, fmt.Errorf("starting the demo server: %w", err)
+		}
+		cleanup = a.demo.close
+		cfg.Pinger, err = transport.NewHTTPPinger(transport.HTTPConfig{URL: a.demo.url(), Client: a.demo.srv.Client()})
+	case urlMode:
+		a.hc = httpClient(o)
+		cleanup = a.hc.CloseIdleConnections
+		cfg.Pinger, err = urlPinger(o, a.hc)
+	case easMode:
+		a.hc = httpClient(o)
+		cleanup = a.hc.CloseIdleConnections
+	}
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	a.header()
+	a.loadState()
+	cfg.Folders = o.folders
+	if o.mode == easMode {
+		if a.eas, err = startEAS(ctx, o, a.hc, a.out); err != nil {
+			if ctx.Err() != nil {
+				err = nil // interrupted: nothing to report
+			}
+			return cfg, cleanup, err
+		}
+		cfg.Pinger, cfg.Sync, cfg.Folders = a.eas.client.Pinger(), a.eas.sync(a.out), a.eas.folders
+	}
+	return cfg, cleanup, nil
 }
 
 // runLoop runs the loop; for EAS it runs FolderSync and primes the folders

@@ -71,7 +71,10 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body = hordeFolderSync
 	case "Sync":
 		f.syncs++
-		body = map[bool]string{true: hordeSyncInitial, false: hordeSyncAdd}[f.syncs == 1]
+		body = hordeSyncAdd
+		if f.syncs == 1 {
+			body = hordeSyncInitial
+		}
 	case "Ping":
 		f.pings++
 		body, hold = hordePingExpired, f.pings > 1

@@ -11,79 +11,6 @@ import (
 	"github.com/pushbeat/pushbeat/transport"
 )
 
-// header introduces the run.
-func (a *app) header() {
-	o, st := a.o, a.out.story
-	c := a.cfg
-	start := c.Default
-	if start == 0 {
-		start = c.Min
-	}
-	tuner := fmt.Sprintf("The %s tuner starts at %s (range %s to %s, steps of at most %s, %s buffer)",
-		c.Strategy, st(start), st(c.Min), st(c.Max), st(c.Increment), st(c.Buffer))
-	fields := []field{{"mode", o.mode.String()}, {"scale", o.scale}, {"strategy", c.Strategy.String()},
-		{"min_s", c.Min}, {"max_s", c.Max}, {"default_s", start}, {"increment_s", c.Increment},
-		{"buffer_s", c.Buffer}, {"folders", o.folders}, {"network", o.network}, {"duration_s", o.duration}}
-	var p []string // paragraphs
-	if a.demo != nil {
-		p = append(p, fmt.Sprintf("pushbeat demo: time runs %gx faster than life, so 1s here stands for %s.", o.scale, st(time.Second)),
-			fmt.Sprintf("The server sits behind a middlebox that silently drops connections idle for more than %s (%s here): "+
-				"no FIN, no RST; the client only notices when no answer comes.", st(a.demo.idle), fmtDur(a.demo.idle)))
-		if a.demo.mail > 0 {
-			p[1] += fmt.Sprintf(" Mail arrives at random, every %s on average.", st(a.demo.mail))
-		}
-		p = append(p, tuner+" and has to find the timeout by itself.",
-			fmt.Sprintf("Running %s (%s of story time); Ctrl-C ends it early with the summary. "+
-				"Clock and durations below are story time.", fmtDur(o.duration), st(o.duration)))
-		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mail_mean_s", a.demo.mail}, field{"seed", o.seed})
-	} else {
-		folders := "all folders"
-		if o.mode == easMode {
-			folders = "the inbox"
-		}
-		if len(o.folders) > 0 {
-			folders = strings.Join(o.folders, ", ")
-		}
-		if o.mode == easMode {
-			p = append(p, fmt.Sprintf("pingclient: EAS Direct Push at %s as %s, device %s; watching %s.", redact(o.url), o.user, o.device, folders))
-		} else {
-			p = append(p, fmt.Sprintf("pingclient: pinging %s (pushbeat JSON protocol); watching %s.", redact(o.url), folders))
-		}
-		run := "Ctrl-C ends the run"
-		if o.duration > 0 {
-			run = fmt.Sprintf("Running %s; Ctrl-C ends it early", fmtDur(o.duration))
-		}
-		p = append(p, tuner+".", run+" with a summary.")
-		fields = append(fields, field{"url", redact(o.url)})
-	}
-	var b strings.Builder
-	for _, para := range p {
-		b.WriteString(wrap(para, 78))
-	}
-	b.WriteString("\n")
-	a.out.say(b.String())
-	a.out.emit(record{event: "start", at: a.start, interval: a.tuner.Interval(), fields: fields})
-}
-
-// wrap breaks text into lines of at most width bytes at spaces.
-func wrap(text string, width int) string {
-	var b strings.Builder
-	n := 0
-	for i, w := range strings.Fields(text) {
-		if i > 0 && n+1+len(w) > width {
-			b.WriteString("\n")
-			n = 0
-		} else if i > 0 {
-			b.WriteString(" ")
-			n++
-		}
-		b.WriteString(w)
-		n += len(w)
-	}
-	b.WriteString("\n")
-	return b.String()
-}
-
 // onEvent reports a loop event. The loop calls it from its own goroutine.
 func (a *app) onEvent(e transport.Event) {
 	st := a.out.story
@@ -111,15 +38,11 @@ func (a *app) onEvent(e transport.Event) {
 			if e.Elapsed < beat*9/10 {
 				rec.text = ping("answered \"no changes\" early, after %s: that proves nothing about idle time", st(e.Elapsed))
 			} else {
-				rec.text = ping("expired, no %s: the connection survived %s idle", map[bool]string{true: "mail", false: "changes"}[a.demo != nil], st(beat))
+				rec.text = ping("expired, no %s: the connection survived %s idle", a.news(), st(beat))
 			}
 		case transport.Changed:
 			rec.fields = append(rec.fields, field{"folders", e.Folders})
-			what := "changes"
-			if a.demo != nil {
-				what = "mail"
-			}
-			rec.text = ping("%s in %s after %s", what, strings.Join(e.Folders, ", "), st(e.Elapsed))
+			rec.text = ping("%s in %s after %s", a.news(), strings.Join(e.Folders, ", "), st(e.Elapsed))
 			if a.demo != nil {
 				if d, ok := a.demo.delivered(); ok {
 					rec.text += ", pushed " + a.delay(d)
@@ -186,6 +109,15 @@ func (a *app) onEvent(e transport.Event) {
 		rec.text = "push     works again"
 	}
 	a.out.emit(rec)
+}
+
+// news is what a changed answer brings: mail in the demo, changes from a
+// real server (which may watch calendars as well as mail).
+func (a *app) news() string {
+	if a.demo != nil {
+		return "mail"
+	}
+	return "changes"
 }
 
 // delay describes how long a mail waited before it was pushed.
@@ -292,44 +224,4 @@ func boundsText(st func(time.Duration) string, lo, hi time.Duration) string {
 		return "the heartbeat must be at most " + st(hi)
 	}
 	return "no limits on the heartbeat"
-}
-
-// statusLine is the live status line: elapsed, interval (or the ping in
-// flight), pings, timeouts, changes, backoff phase.
-func (a *app) statusLine() string {
-	snap := a.loop.Snapshot()
-	a.mu.Lock()
-	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
-	a.mu.Unlock()
-	now := time.Now()
-	elapsed := clockShort(now.Sub(a.start))
-	if a.o.duration > 0 {
-		elapsed += "/" + clockShort(a.o.duration)
-	}
-	st := a.out.story
-	whole := func(d time.Duration) string { return fmtDur(a.out.scaled(d).Truncate(time.Second)) }
-	what := "interval " + st(snap.Tuner.Interval)
-	switch {
-	case snap.State == transport.Pinging && !pingStart.IsZero():
-		what = fmt.Sprintf("ping %s/%s", whole(now.Sub(pingStart)), st(beat))
-	case snap.State == transport.BackingOff && !snap.Backoff.Next.IsZero():
-		what = "waiting " + whole(snap.Backoff.Next.Sub(now))
-	case snap.State == transport.Syncing:
-		what = "syncing"
-	case snap.State == transport.Scheduled:
-		what = "push off, polling"
-	}
-	return formatStatus(elapsed, what, snap.Counts.Pings, snap.Counts.TimedOut, changes, snap.Backoff.Phase.String())
-}
-
-// formatStatus lays out the status line.
-func formatStatus(elapsed, what string, pings, timeouts, changes int, phase string) string {
-	return fmt.Sprintf("%s %-20s  pings %d  timeouts %d  changes %d  backoff %s",
-		elapsed, what, pings, timeouts, changes, phase)
-}
-
-// clockShort formats a duration as m:ss.
-func clockShort(d time.Duration) string {
-	d = d.Truncate(time.Second)
-	return fmt.Sprintf("%d:%02d", int(d/time.Minute), int(d%time.Minute/time.Second))
 }

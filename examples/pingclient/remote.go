@@ -151,9 +151,13 @@ func (s *easSession) sync(out *reporter) transport.SyncFunc {
 		}
 		results, err := s.client.Sync(ctx, folders...)
 		for _, r := range results {
+			more := ""
+			if r.MoreAvailable {
+				more = " (more to come)"
+			}
 			out.emit(record{event: "sync-items",
 				text: fmt.Sprintf("eas      Sync %s: %d added, %d changed, %d deleted%s", r.CollectionID,
-					len(r.Added), len(r.Changed), len(r.Deleted), map[bool]string{true: " (more to come)"}[r.MoreAvailable]),
+					len(r.Added), len(r.Changed), len(r.Deleted), more),
 				fields: []field{{"folder", r.CollectionID}, {"added", len(r.Added)}, {"changed", len(r.Changed)},
 					{"deleted", len(r.Deleted)}, {"more_available", r.MoreAvailable}}})
 		}
