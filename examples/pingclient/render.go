@@ -198,7 +198,7 @@ func seconds(d time.Duration) float64 {
 	return math.Round(d.Seconds()*1e6) / 1e6
 }
 
-// fmtDur formats a duration briefly: 8m, 14m52.5s, 1h30m, 250ms, 3.04s.
+// fmtDur formats a duration briefly: 8m, 14m52.5s, 1h30m, 250ms, 2.975s.
 func fmtDur(d time.Duration) string {
 	switch {
 	case d < 0:
@@ -208,7 +208,7 @@ func fmtDur(d time.Duration) string {
 	case d < time.Second:
 		return strconv.FormatFloat(float64(d.Round(10*time.Microsecond))/1e6, 'f', -1, 64) + "ms"
 	case d < 10*time.Second:
-		d = d.Round(10 * time.Millisecond)
+		d = d.Round(time.Millisecond)
 	case d < time.Hour:
 		d = d.Round(100 * time.Millisecond)
 	default:
