@@ -79,12 +79,12 @@ func observed(code int, kv ...string) action {
 func failed(err error) action { return action{kind: kindObserve, err: err} }
 
 var (
-	check       = action{kind: kindCheck}
-	succeeded   = action{kind: kindObserve} // resp and err both nil: a sync callback's success
-	manualOK    = action{kind: kindManual}
-	manualNo    = action{kind: kindManual, manual: ErrManualRetryDenied}
-	netErr      = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
-	deadlineErr = fmt.Errorf("sync: %w", context.DeadlineExceeded)
+	check           = action{kind: kindCheck}
+	succeeded       = action{kind: kindObserve} // resp and err both nil: a sync callback's success
+	manualOK        = action{kind: kindManual}
+	manualNo        = action{kind: kindManual, manual: ErrManualRetryDenied}
+	netErr          = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	errSyncDeadline = fmt.Errorf("sync: %w", context.DeadlineExceeded)
 )
 
 // step is one instant of a trace and the Status expected right after it.
@@ -142,11 +142,11 @@ func TestSeedProposal(t *testing.T) {
 		{"B3 a network error is retried once on the normal schedule, then backs off", Policy{}, []step{
 			{0, failed(netErr), Initial, 1, NetworkError, 0, true},
 			{5 * minute, failed(netErr), Initial, 2, NetworkError, 45 * minute, true},
-			{50 * minute, failed(deadlineErr), Initial, 3, NetworkError, 3 * b * 3 / 2, true},
+			{50 * minute, failed(errSyncDeadline), Initial, 3, NetworkError, 3 * b * 3 / 2, true},
 		}},
 		{"B3 a timeout counts as a network error", Policy{}, []step{
-			{0, failed(deadlineErr), Initial, 1, NetworkError, 0, true},
-			{1 * sec, failed(deadlineErr), Initial, 2, NetworkError, 45 * minute, true},
+			{0, failed(errSyncDeadline), Initial, 1, NetworkError, 0, true},
+			{1 * sec, failed(errSyncDeadline), Initial, 2, NetworkError, 45 * minute, true},
 		}},
 		{"B3 only the first failure in a row gets the normal-schedule retry", Policy{}, []step{
 			{0, observed(500), Initial, 1, ServerError, 22*minute + 30*sec, true},

@@ -33,7 +33,7 @@ var outcomes = []struct {
 	{status: 503, kv: []string{"Retry-After", "999999999999999999999"}},
 	{status: 503, kv: []string{"Retry-After", "0"}},
 	{err: netErr},
-	{err: deadlineErr},
+	{err: errSyncDeadline},
 	{err: errors.New("tls: handshake failure")},
 }
 

@@ -87,7 +87,7 @@ func TestTransportAttemptHeader(t *testing.T) {
 		if _, err := rt.RoundTrip(req); err != nil {
 			t.Fatalf("step %d: %v", i, err)
 		}
-		if req.Header != nil && len(req.Header) != 0 {
+		if len(req.Header) != 0 {
 			t.Fatalf("step %d: the caller's request was modified: %v", i, req.Header)
 		}
 		mock.Add(2 * time.Hour)

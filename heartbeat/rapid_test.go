@@ -40,12 +40,11 @@ var genOutcome = rapid.SampledFrom([]heartbeat.Outcome{
 
 // op is one random call on a Tuner.
 type op struct {
-	kind     int // 0 Observe, 1 SwitchNetwork, 2 SetServerBounds
-	outcome  heartbeat.Outcome
-	network  string
-	smin     time.Duration
-	smax     time.Duration
-	describe string
+	kind    int // 0 Observe, 1 SwitchNetwork, 2 SetServerBounds
+	outcome heartbeat.Outcome
+	network string
+	smin    time.Duration
+	smax    time.Duration
 }
 
 func genOp(t *rapid.T, label string) op {
