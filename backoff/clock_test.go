@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -37,12 +36,10 @@ const clkLongest = 30 * time.Hour
 // timer's instant again: that is how the mock's timers work. On the real
 // clock timers and Now carry the monotonic clock, which never jumps.
 //
-// Known bug (issue 6 report): the controller keeps the absolute time of the
-// next allowed attempt (TestBackwardsTime pins that), so a jump back by
-// more than the cap announces and sleeps a wait longer than the cap: after
-// a jump back of ten years, ten years. Only clocks without a monotonic
-// reading (the mock, a custom clock.Clock) can do that. Those cases are
-// skipped unless PUSHBEAT_KNOWN_BUGS=1.
+// The controller keeps the absolute time of the next allowed attempt
+// (TestBackwardsTime pins that) but cuts it to the cap from now when the
+// clock jumps back further than that: only clocks without a monotonic
+// reading (the mock, a custom clock.Clock) can.
 func TestClockJumps(t *testing.T) {
 	t0 := time.Date(2025, time.January, 1, 14, 0, 0, 0, time.UTC)
 	states := []struct {
@@ -64,9 +61,6 @@ func TestClockJumps(t *testing.T) {
 	for _, st := range states {
 		for _, jump := range jumps {
 			t.Run(fmt.Sprintf("%s/%v", st.name, jump), func(t *testing.T) {
-				if -jump > clkLongest && st.name != "healthy" && os.Getenv("PUSHBEAT_KNOWN_BUGS") == "" {
-					t.Skip("known bug: a jump back by more than the cap stretches the wait past it; PUSHBEAT_KNOWN_BUGS=1 runs it")
-				}
 				synctest.Test(t, func(t *testing.T) {
 					clk := clocktest.NewWall(t0).Clock()
 					c, err := backoff.New(backoff.Policy{Clock: clk, Rand: rand.New(rand.NewPCG(1, 2)).Float64})
@@ -142,16 +136,10 @@ func TestClockJumps(t *testing.T) {
 // elapsed time, so it wakes when the wait it announced has passed, reads
 // the clock, and returns if the wall clock says the time has come, or
 // sleeps again for what is left.
-//
-// Known bug (see TestClockJumps): after a jump back by more than the cap
-// what is left is longer than the cap; skipped unless PUSHBEAT_KNOWN_BUGS=1.
 func TestClockJumpsWhileWaiting(t *testing.T) {
 	t0 := time.Date(2025, time.January, 1, 14, 0, 0, 0, time.UTC)
 	for _, jump := range []time.Duration{-10 * 365 * 24 * time.Hour, -48 * time.Hour, -time.Hour, time.Second, time.Hour, 30 * 24 * time.Hour} {
 		t.Run(fmt.Sprint(jump), func(t *testing.T) {
-			if -jump > clkLongest && os.Getenv("PUSHBEAT_KNOWN_BUGS") == "" {
-				t.Skip("known bug: a jump back by more than the cap stretches the wait past it; PUSHBEAT_KNOWN_BUGS=1 runs it")
-			}
 			synctest.Test(t, func(t *testing.T) {
 				clk := clocktest.NewWall(t0).Clock()
 				c, err := backoff.New(backoff.Policy{Clock: clk, Rand: rand.New(rand.NewPCG(3, 4)).Float64})
@@ -167,6 +155,12 @@ func TestClockJumpsWhileWaiting(t *testing.T) {
 				go func() { done <- c.Wait(ctx) }()
 				synctest.Wait()
 				clk.Jump(jump)
+				// After a jump back by more than the cap, the controller cuts
+				// the wait to the cap from now: that is the Next to respect.
+				next = c.Status().Next
+				if limit := clk.Now().Add(clkLongest); next.After(limit) {
+					t.Fatalf("after a jump of %v Status().Next is %v, more than the cap from now (%v)", jump, next, limit)
+				}
 				// The wait announced passes; then whatever the wall clock
 				// says is left, in steps of a second, up to the cap.
 				clk.Add(announced)

@@ -314,6 +314,7 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 // before the change for unlock.
 func (c *Controller) lock(now time.Time) (before Status) {
 	c.mu.Lock()
+	c.rebaseLocked(now)
 	if c.p.OnChange != nil {
 		before = c.statusLocked(now)
 	}
@@ -417,6 +418,7 @@ func (c *Controller) Allow() error {
 func (c *Controller) allow(now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rebaseLocked(now)
 	if we := c.waitLocked(now); we != nil {
 		return we
 	}
@@ -444,6 +446,7 @@ func (c *Controller) Wait(ctx context.Context) error {
 		}
 		c.mu.Lock()
 		now := c.p.Clock.Now()
+		c.rebaseLocked(now)
 		next := c.next()
 		if !now.Before(next) {
 			c.mu.Unlock()
@@ -483,7 +486,22 @@ func (c *Controller) Status() Status {
 func (c *Controller) status(now time.Time) Status {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.rebaseLocked(now)
 	return c.statusLocked(now)
+}
+
+// rebaseLocked cuts the waits in force to the longest the policy can ask
+// for, measured from now. With the real clock nothing changes (time.Now
+// carries a monotonic reading); a clock without one, such as a mock or a
+// custom clock.Clock, can jump back, and a wait must never stretch past the
+// cap because of that (B10).
+func (c *Controller) rebaseLocked(now time.Time) {
+	if limit := now.Add(c.p.Cap); c.schedUntil.After(limit) {
+		c.schedUntil = limit
+	}
+	if limit := now.Add(c.p.longestServerWait()); c.serverUntil.After(limit) {
+		c.serverUntil = limit
+	}
 }
 
 func (c *Controller) statusLocked(now time.Time) Status {

@@ -210,6 +210,12 @@ func (p *Policy) scheduled(n int, r float64) time.Duration {
 	return uniform(lo, hi, r)
 }
 
+// longestServerWait is the longest server-requested wait the policy
+// allows: MaxServerDelay plus its largest fuzz.
+func (p *Policy) longestServerWait() time.Duration {
+	return p.fuzzed(p.MaxServerDelay, 1)
+}
+
 // fuzzed returns d plus a random extra in [0, Fuzz·max(d, Base/15)) for r
 // in [0, 1), saturating instead of overflowing. The floor (one minute with
 // the default Base, and scaled with it) keeps a server that says "now"
