@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -203,12 +202,6 @@ func (j *jumpLoop) check(loopCap, boCap time.Duration) {
 // benbjohnson/clock mock inside a synctest bubble, with a wall clock that
 // jumps while timers measure elapsed time (clocktest.Wall), and counts syncs and
 // probes per virtual minute and per hour.
-//
-// Known bugs (issue 6 report), skipped unless PUSHBEAT_KNOWN_BUGS=1: the
-// loop keeps the absolute times of its next sync and probe, so a jump back
-// by a day during a sync stalls the schedule for a day (the next wait is a
-// day plus SyncInterval), and a jump back while it sleeps stops probing for
-// a day.
 func TestClockJumpsScheduled(t *testing.T) {
 	const month = 30 * 24 * time.Hour
 	retryAfter := func() error {
@@ -218,9 +211,8 @@ func TestClockJumpsScheduled(t *testing.T) {
 		name string
 		// during runs inside the first sync after an hour of steady state;
 		// after runs then too, from the test.
-		during   func(j *jumpLoop) error
-		after    func(t *testing.T, j *jumpLoop)
-		knownBug string
+		during func(j *jumpLoop) error
+		after  func(t *testing.T, j *jumpLoop)
 	}{
 		{name: "forward a month while sleeping", after: func(t *testing.T, j *jumpLoop) {
 			if s, p := j.jumpNow(month); s > 2 || p > 1 {
@@ -236,7 +228,7 @@ func TestClockJumpsScheduled(t *testing.T) {
 			if s, p := j.jumpNow(-24 * time.Hour); s > 0 || p > 0 {
 				t.Fatalf("a jump back brought %d syncs and %d probes at once", s, p)
 			}
-		}, knownBug: "syncs go on, but the loop keeps the absolute time of the next probe, so probing stops for a day"},
+		}},
 		{name: "forward a month during a sync", during: func(j *jumpLoop) error {
 			j.wall.Jump(month)
 			return nil
@@ -244,7 +236,7 @@ func TestClockJumpsScheduled(t *testing.T) {
 		{name: "back a day during a sync", during: func(j *jumpLoop) error {
 			j.wall.Jump(-24 * time.Hour)
 			return nil
-		}, knownBug: "the loop keeps the absolute time of the next sync and probe, so a clock set back during a sync makes the next wait a day longer than SyncInterval"},
+		}},
 		{name: "forward a month while backing off", during: func(*jumpLoop) error {
 			return retryAfter()
 		}, after: func(t *testing.T, j *jumpLoop) {
@@ -273,7 +265,7 @@ func TestClockJumpsScheduled(t *testing.T) {
 				t.Fatalf("backing off for %v after a jump back, want the server's 600 s plus fuzz at most", w)
 			}
 			j.steady(15 * time.Minute)
-		}, knownBug: "the controller's wait is right, but the loop set its next sync before the jump, so the schedule stalls for a day after it"},
+		}},
 		{name: "back a day while backing off", during: func(*jumpLoop) error {
 			return retryAfter()
 		}, after: func(t *testing.T, j *jumpLoop) {
@@ -299,9 +291,6 @@ func TestClockJumpsScheduled(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.knownBug != "" && os.Getenv("PUSHBEAT_KNOWN_BUGS") == "" {
-				t.Skip("known bug: " + tc.knownBug + "; PUSHBEAT_KNOWN_BUGS=1 runs it")
-			}
 			synctest.Test(t, func(t *testing.T) {
 				j := startJumpLoop(t)
 				defer j.cancel() // a failed check must not leave the loop blocked in the bubble

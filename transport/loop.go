@@ -652,6 +652,15 @@ func (l *Loop) sync(ctx context.Context, folders []string) error {
 func (l *Loop) scheduled(ctx context.Context) error {
 	l.setState(Scheduled)
 	now := l.clock.Now()
+	// A clock set back (only clocks without a monotonic reading can be)
+	// must not stall the schedule: nothing is ever further off than its
+	// interval.
+	if limit := now.Add(l.cfg.SyncInterval); l.nextSync.After(limit) {
+		l.nextSync = limit
+	}
+	if limit := now.Add(l.cfg.ProbeInterval); l.nextProbe.After(limit) {
+		l.nextProbe = limit
+	}
 	next := l.nextSync
 	if l.nextProbe.Before(next) {
 		next = l.nextProbe
