@@ -59,11 +59,6 @@ type jsonPing struct {
 	Folders   []string `json:"folders"`
 }
 
-type jsonAnswer struct {
-	Status    *string  `json:"status"`
-	Folders   []string `json:"folders"`
-	Heartbeat *float64 `json:"heartbeat"`
-}
 
 // NewRequest encodes req as a JSON POST to url.
 func (JSONCodec) NewRequest(ctx context.Context, url string, req Request) (*http.Request, error) {
@@ -94,38 +89,72 @@ func (JSONCodec) Decode(req Request, resp *http.Response, body []byte) (Result, 
 
 // DecodeJSON parses one answer of the default protocol. It is strict about
 // what it needs and bounded in what it accepts: a missing or unknown status,
-// a missing, non-positive or absurd out-of-bounds limit, or more than 10,000
-// folders are ErrProtocol.
+// member names in another case, a missing, non-positive or absurd
+// out-of-bounds limit, folder names that are not non-empty strings, or more
+// than 10,000 folders are ErrProtocol.
 func DecodeJSON(body []byte) (Result, error) {
-	var a jsonAnswer
-	if err := json.Unmarshal(body, &a); err != nil {
+	// Members are read by their exact names (the protocol's names are
+	// case-sensitive; encoding/json's struct matching is not).
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil || members == nil {
+		if err == nil {
+			err = errors.New("answer is not a JSON object")
+		}
 		return Result{}, fmt.Errorf("%w: %v", ErrProtocol, err)
 	}
-	if a.Status == nil {
-		return Result{}, fmt.Errorf("%w: answer has no status", ErrProtocol)
+	var status string
+	if err := member(members, "status", &status); err != nil {
+		return Result{}, err
 	}
-	switch *a.Status {
+	switch status {
 	case "expired":
 		return Result{Status: Expired}, nil
 	case "changed":
-		if len(a.Folders) > maxJSONFolders {
-			return Result{}, fmt.Errorf("%w: %d folders, more than %d", ErrProtocol, len(a.Folders), maxJSONFolders)
+		var folders []*string
+		if raw, ok := members["folders"]; ok && string(raw) != "null" {
+			if err := member(members, "folders", &folders); err != nil {
+				return Result{}, err
+			}
 		}
-		if len(a.Folders) == 0 {
+		if len(folders) > maxJSONFolders {
+			return Result{}, fmt.Errorf("%w: %d folders, more than %d", ErrProtocol, len(folders), maxJSONFolders)
+		}
+		if len(folders) == 0 {
 			return Result{Status: Expired}, nil // SPEC T5
 		}
-		return Result{Status: Changed, Folders: a.Folders}, nil
-	case "out-of-bounds":
-		if a.Heartbeat == nil {
-			return Result{}, fmt.Errorf("%w: out-of-bounds answer without a heartbeat limit", ErrProtocol)
+		names := make([]string, len(folders))
+		for i, f := range folders {
+			if f == nil || *f == "" {
+				return Result{}, fmt.Errorf("%w: folder %d is not a non-empty string", ErrProtocol, i)
+			}
+			names[i] = *f
 		}
-		limit, err := seconds(*a.Heartbeat)
+		return Result{Status: Changed, Folders: names}, nil
+	case "out-of-bounds":
+		var hb float64
+		if err := member(members, "heartbeat", &hb); err != nil {
+			return Result{}, fmt.Errorf("out-of-bounds answer: %w", err)
+		}
+		limit, err := seconds(hb)
 		if err != nil {
 			return Result{}, fmt.Errorf("%w: out-of-bounds limit: %v", ErrProtocol, err)
 		}
 		return Result{Status: OutOfBounds, Limit: limit}, nil
 	}
-	return Result{}, fmt.Errorf("%w: unknown status %.40q", ErrProtocol, *a.Status)
+	return Result{}, fmt.Errorf("%w: unknown status %.40q", ErrProtocol, status)
+}
+
+// member decodes the member called exactly name into v; a missing or null
+// member is an error.
+func member(members map[string]json.RawMessage, name string, v any) error {
+	raw, ok := members[name]
+	if !ok || string(raw) == "null" {
+		return fmt.Errorf("%w: answer has no %q", ErrProtocol, name)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%w: %q: %v", ErrProtocol, name, err)
+	}
+	return nil
 }
 
 // errLimit reports a limit that is not a usable heartbeat.

@@ -40,6 +40,15 @@ func TestDecodeJSON(t *testing.T) {
 		{`{"status":"expired"}{"status":"changed"}`, transport.Result{}, transport.ErrProtocol},
 		{`{"status":"changed","folders":"inbox"}`, transport.Result{}, transport.ErrProtocol},
 		{`{"status":"changed","folders":[` + strings.Repeat(`"f",`, 10000) + `"f"]}`, transport.Result{}, transport.ErrProtocol},
+		{`{"STATUS":"expired"}`, transport.Result{}, transport.ErrProtocol},
+		{`{"Status":"changed","folders":["inbox"]}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"changed","Folders":["inbox"]}`, transport.Result{Status: transport.Expired}, nil},
+		{`{"status":"changed","folders":[null]}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"changed","folders":["inbox",""]}`, transport.Result{}, transport.ErrProtocol},
+		{`{"status":"changed","folders":null}`, transport.Result{Status: transport.Expired}, nil},
+		{`{"status":"out-of-bounds","HEARTBEAT":60}`, transport.Result{}, transport.ErrProtocol},
+		{`"expired"`, transport.Result{}, transport.ErrProtocol},
+		{`null`, transport.Result{}, transport.ErrProtocol},
 	}
 	for i, tc := range tests {
 		got, err := transport.DecodeJSON([]byte(tc.body))
@@ -83,6 +92,11 @@ func FuzzDecodeJSON(f *testing.F) {
 		case transport.Changed:
 			if len(res.Folders) == 0 {
 				t.Fatalf("changed without folders: %+v", res)
+			}
+			for _, f := range res.Folders {
+				if f == "" {
+					t.Fatalf("changed with an empty folder name: %+v", res)
+				}
 			}
 		case transport.OutOfBounds:
 			if res.Limit <= 0 || res.Limit > heartbeat.MaxInterval || math.IsNaN(res.Limit.Seconds()) {
