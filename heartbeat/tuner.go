@@ -98,8 +98,9 @@ func (r Reason) String() string {
 // Change reports an interval change (SPEC H13). Reason is ReasonNone exactly
 // when From equals To.
 type Change struct {
-	From, To time.Duration
-	Reason   Reason
+	From   time.Duration // the interval before
+	To     time.Duration // the interval after
+	Reason Reason        // why it moved; ReasonNone if it did not
 }
 
 // String formats the change for logs, e.g. "8m0s -> 13m0s (confirmed)".

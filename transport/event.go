@@ -71,6 +71,7 @@ func (k EventKind) String() string {
 // Event is something that happened in a Loop, for logs, status lines and
 // charts. Which fields are set depends on Kind.
 type Event struct {
+	// Kind says what happened.
 	Kind EventKind
 	// Time is when it happened, on the loop's clock.
 	Time time.Time

@@ -158,16 +158,19 @@ type Counts struct {
 
 // Snapshot is a copy of a Loop's state, readable at any time.
 type Snapshot struct {
+	// State is what the loop is doing now.
 	State State
 	// PushAvailable is false while the loop syncs on a schedule instead.
 	PushAvailable bool
-	// Tuner and Backoff are the tuner's and the controller's own snapshots.
-	Tuner   heartbeat.Snapshot
+	// Tuner is the tuner's own snapshot.
+	Tuner heartbeat.Snapshot
+	// Backoff is the backoff controller's status.
 	Backoff backoff.Status
 	// ServerMin and ServerMax are the server's heartbeat range as learned
 	// from out-of-bounds answers; zero means no limit known.
 	ServerMin, ServerMax time.Duration
-	Counts               Counts
+	// Counts are the running totals.
+	Counts Counts
 	// LastEvent is when the last event happened.
 	LastEvent time.Time
 }

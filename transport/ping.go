@@ -58,6 +58,7 @@ func (s Status) String() string {
 
 // Result is what an answered ping produced.
 type Result struct {
+	// Status is the kind of answer.
 	Status Status
 	// Folders are the folders with changes, for Changed.
 	Folders []string
