@@ -59,7 +59,6 @@ type jsonPing struct {
 	Folders   []string `json:"folders"`
 }
 
-
 // NewRequest encodes req as a JSON POST to url.
 func (JSONCodec) NewRequest(ctx context.Context, url string, req Request) (*http.Request, error) {
 	folders := req.Folders
