@@ -56,11 +56,15 @@ func (a Answer) String() string {
 }
 
 // Request is one entry of the request log: one HTTP request the server
-// (behind the middlebox, if any) received, entered when it ended.
+// (behind the middlebox, if any) received. It is entered, and counted in
+// Stats, before the last byte of its answer is sent, so a client holding
+// its answer finds it there; a request that gets no answer is entered when
+// the server lets it go.
 type Request struct {
 	// Arrived is when the request's headers had been read (server Clock).
 	Arrived time.Time
-	// Ended is when the answer was written, or the request was abandoned.
+	// Ended is when the server finished with the request: just before the
+	// last byte of its answer, or when it let the request go unanswered.
 	Ended time.Time
 	// Heartbeat is the requested heartbeat; zero if the request was
 	// malformed.
@@ -196,14 +200,23 @@ func (b *backend) enter() bool {
 	return true
 }
 
-func (b *backend) leave(e *Request) {
+// exchange is one request being served and its log entry.
+type exchange struct {
+	Request
+	recorded bool
+}
+
+// record enters the request's outcome into the counters and the log, once.
+// It is called before the last byte of an answer is written, so a client
+// that has its answer finds it in Stats and Log.
+func (b *backend) record(x *exchange) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.active--
-	if b.closed && b.active == 0 {
-		close(b.drained)
+	if x.recorded {
+		return
 	}
-	switch e.Answer {
+	x.recorded = true
+	switch x.Answer {
 	case Expired:
 		b.stats.Expired++
 	case Changed:
@@ -217,16 +230,28 @@ func (b *backend) leave(e *Request) {
 	case Abandoned:
 		b.stats.Abandoned++
 	}
-	e.Ended = b.clk.Now()
+	x.Ended = b.clk.Now()
 	if b.logSize < 0 {
 		return
 	}
 	if len(b.log) < b.logSize {
-		b.log = append(b.log, *e)
+		b.log = append(b.log, x.Request)
 		return
 	}
-	b.log[b.logNext] = *e
+	b.log[b.logNext] = x.Request
 	b.logNext = (b.logNext + 1) % b.logSize
+}
+
+// leave records the request if that was not done yet and lets close know
+// the handler is done.
+func (b *backend) leave(x *exchange) {
+	b.record(x)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active--
+	if b.closed && b.active == 0 {
+		close(b.drained)
+	}
 }
 
 // ServeHTTP answers one request according to the protocol in the package
@@ -246,61 +271,65 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) (complete bool) 
 		http.Error(w, "pingtest: server closed", http.StatusServiceUnavailable)
 		return true
 	}
-	e := Request{Arrived: b.clk.Now()}
+	x := &exchange{Request: Request{Arrived: b.clk.Now()}}
 	if b.identify != nil {
-		e.Conn, e.Remote = b.identify(r)
+		x.Conn, x.Remote = b.identify(r)
 	}
 	b.mu.Lock()
 	b.stats.Requests++
 	b.mu.Unlock()
-	defer b.leave(&e)
+	defer b.leave(x)
 
 	p, status, msg := readPing(w, r)
 	if status != 0 {
-		e.Answer, e.Status = Rejected, status
+		x.Answer, x.Status = Rejected, status
+		b.record(x)
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)
 		}
 		http.Error(w, msg, status)
 		return true
 	}
-	e.Heartbeat = p.Heartbeat
+	x.Heartbeat = p.Heartbeat
 
 	b.mu.Lock()
 	f := b.faults.next()
 	minHB, maxHB := b.min, b.max
 	b.mu.Unlock()
-	e.Fault = f
+	x.Fault = f
 	setFaultHeaders(w.Header(), f)
 	if f.Kind != Normal {
-		e.Answer = Faulted
-		e.Status, complete = b.serveFault(w, r, f)
-		return complete
+		x.Answer = Faulted
+		return b.serveFault(w, r, x)
 	}
 
 	switch {
 	case minHB > 0 && p.Heartbeat < minHB:
-		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(minHB))
-		return true
+		return b.answer(w, x, OutOfBounds, encodeOutOfBounds(minHB))
 	case maxHB > 0 && p.Heartbeat > maxHB:
-		e.Answer, e.Status = OutOfBounds, writeJSON(w, encodeOutOfBounds(maxHB))
-		return true
+		return b.answer(w, x, OutOfBounds, encodeOutOfBounds(maxHB))
 	}
 
 	changes, ok := b.hold(r.Context(), p)
 	switch {
 	case !ok:
-		e.Answer = Abandoned
+		x.Answer = Abandoned
 		return false
 	case changes == nil:
-		e.Answer, e.Status = Expired, writeJSON(w, answerExpired)
-	default:
-		folders := make([]string, len(changes))
-		for i, c := range changes {
-			folders[i] = c.folder
-		}
-		e.Answer, e.Status = Changed, writeJSON(w, encodeChanged(folders))
+		return b.answer(w, x, Expired, answerExpired)
 	}
+	folders := make([]string, len(changes))
+	for i, c := range changes {
+		folders[i] = c.folder
+	}
+	return b.answer(w, x, Changed, encodeChanged(folders))
+}
+
+// answer records x as answered a and writes a 200 JSON body.
+func (b *backend) answer(w http.ResponseWriter, x *exchange, a Answer, body []byte) bool {
+	x.Answer, x.Status = a, http.StatusOK
+	b.record(x)
+	writeJSON(w, body)
 	return true
 }
 
@@ -332,13 +361,18 @@ func readPing(w http.ResponseWriter, r *http.Request) (p ping, status int, msg s
 	return p, 0, ""
 }
 
-func writeJSON(w http.ResponseWriter, body []byte) int {
+func writeJSON(w http.ResponseWriter, body []byte) {
+	startJSON(w, len(body))
+	_, _ = w.Write(body)
+}
+
+// startJSON sends the status line and headers of a 200 JSON answer of
+// length bytes.
+func startJSON(w http.ResponseWriter, length int) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Length", strconv.Itoa(length))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(body)
-	return http.StatusOK
 }
 
 // hold waits for a change to one of p's folders or for p's heartbeat to
@@ -374,7 +408,13 @@ func (b *backend) hold(ctx context.Context, p ping) (changes []delivery, ok bool
 	case <-ctx.Done():
 	case <-b.quit:
 	}
+	return b.release(ctx, w, expired)
+}
 
+// release ends a held ping after its wait: it returns what hold returns.
+// A change handed to w is delivered unless the request ended meanwhile, in
+// which case it goes back to pending.
+func (b *backend) release(ctx context.Context, w *waiter, expired bool) (changes []delivery, ok bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if w.linked { // nothing was handed over

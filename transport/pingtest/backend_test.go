@@ -204,22 +204,72 @@ func TestCancelledPingConsumesNothing(t *testing.T) { // T6
 		assert.Equal(t, 1, b.snapshot().Pending)
 		_ = a
 
-		// The change is handed to a held ping at the same instant as its
-		// client goes away: it must come back, not vanish.
+		// The client goes away and a change arrives at once: whichever the
+		// handler sees first, the change ends up pending.
 		ctx2, cancel2 := context.WithCancel(t.Context())
 		b2 := newBackend(Config{})
 		ch2 := startPing(b2, ctx2, `{"heartbeat": 480, "folders": ["inbox"]}`)
 		mustHold(t, ch2)
-		b2.postChange([]string{"inbox"}) // handed over, handler not yet run
 		cancel2()
+		b2.postChange([]string{"inbox"})
 		mustAnswer(t, ch2)
 		st := b2.snapshot()
-		assert.Equal(t, 1, st.Pending, "the change went back to pending")
+		assert.Equal(t, 1, st.Pending, "the change is pending")
 		assert.Equal(t, 0, st.Deliveries)
 		assert.Equal(t, 1, st.Abandoned)
 		a = mustAnswer(t, startPing(b2, t.Context(), `{"heartbeat": 480}`))
 		assert.JSONEq(t, `{"status":"changed","folders":["inbox"]}`, a.body)
 	})
+}
+
+// TestHandoverRace drives the three ways a held ping can end after a change
+// was handed to it, deterministically, step by step (T6).
+func TestHandoverRace(t *testing.T) {
+	cases := []struct {
+		name      string
+		cancelled bool
+		closed    bool
+		expired   bool
+		wantOK    bool
+	}{
+		{"client gone: the change goes back", true, false, false, false},
+		{"server closed: the change goes back", false, true, false, false},
+		{"timer fired too: the change is delivered", false, false, true, true},
+		{"woken: the change is delivered", false, false, false, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBackend(Config{})
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			w := &waiter{folders: []string{"inbox"}, wake: make(chan struct{}, 1)}
+			b.mu.Lock()
+			b.link(w)
+			b.stats.Held++
+			b.mu.Unlock()
+			b.postChange([]string{"inbox"}) // handed over to w
+			if c.cancelled {
+				cancel()
+			}
+			if c.closed {
+				b.close()
+			}
+			changes, ok := b.release(ctx, w, c.expired)
+			assert.Equal(t, c.wantOK, ok)
+			st := b.snapshot()
+			if c.wantOK {
+				require.Len(t, changes, 1)
+				assert.Equal(t, "inbox", changes[0].folder)
+				assert.Equal(t, 0, st.Pending)
+				assert.Equal(t, 1, st.Deliveries)
+			} else {
+				assert.Nil(t, changes)
+				assert.Equal(t, 1, st.Pending, "the change went back to pending")
+				assert.Equal(t, 0, st.Deliveries)
+			}
+			assert.Equal(t, 0, st.Held)
+		})
+	}
 }
 
 func TestEachChangeGoesToOnePingOldestFirst(t *testing.T) { // T6

@@ -240,24 +240,35 @@ var spaces = func() []byte {
 	return b
 }()
 
-// serveFault answers r with the fault f (not Normal). It returns the status
-// it sent (zero if none) and whether the response is complete; false means
-// the connection must be aborted.
-func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) (status int, complete bool) {
+// serveFault answers r with x's fault (not Normal), setting x.Status and
+// recording x before the last byte of the answer. It reports whether the
+// response is complete; false means the connection must be aborted.
+func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, x *exchange) (complete bool) {
+	f := x.Fault
 	h := w.Header()
 	switch f.Kind {
 	case ErrorStatus:
-		status = f.Status
-		if status == 0 {
-			status = DefaultErrorStatus
+		x.Status = f.Status
+		if x.Status == 0 {
+			x.Status = DefaultErrorStatus
 		}
+		b.record(x)
 		h.Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, "pingtest: injected "+strconv.Itoa(status)+" "+http.StatusText(status)+"\n")
-		return status, true
+		w.WriteHeader(x.Status)
+		_, _ = io.WriteString(w, "pingtest: injected "+strconv.Itoa(x.Status)+" "+http.StatusText(x.Status)+"\n")
+		return true
 
 	case EmptyChange:
-		return writeJSON(w, encodeChanged(nil)), true
+		x.Status = http.StatusOK
+		b.record(x)
+		writeJSON(w, encodeChanged(nil))
+		return true
+
+	case Garbage:
+		x.Status = http.StatusOK
+		b.record(x)
+		writeJSON(w, []byte(f.body(defaultGarbage)))
+		return true
 
 	case Oversized:
 		size := f.Size
@@ -266,84 +277,80 @@ func (b *backend) serveFault(w http.ResponseWriter, r *http.Request, f Fault) (s
 		}
 		head, tail := expiredBody[:len(expiredBody)-1], expiredBody[len(expiredBody)-1:]
 		pad := max(size-len(expiredBody), 0)
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(head)+pad+len(tail)))
-		w.WriteHeader(http.StatusOK)
+		x.Status = http.StatusOK
+		b.record(x)
+		startJSON(w, len(head)+pad+len(tail))
 		if _, err := io.WriteString(w, head); err != nil {
-			return http.StatusOK, false
+			return false
 		}
 		for pad > 0 {
 			n, err := w.Write(spaces[:min(pad, len(spaces))])
 			if err != nil {
-				return http.StatusOK, false
+				return false
 			}
 			pad -= n
 		}
 		_, _ = io.WriteString(w, tail)
-		return http.StatusOK, true
-
-	case Garbage:
-		body := f.Body
-		if body == "" {
-			body = defaultGarbage
-		}
-		return writeJSON(w, []byte(body)), true
+		return true
 
 	case Stall:
+		x.Status = http.StatusOK
 		h.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		_ = http.NewResponseController(w).Flush()
 		b.stall(r.Context())
-		return http.StatusOK, false
+		return false
 
 	case Truncate:
-		body := f.Body
-		if body == "" {
-			body = expiredBody
-		}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
-		// Fewer bytes than declared: net/http closes the connection when
-		// the handler returns, which is the point.
+		body := f.body(expiredBody)
+		x.Status = http.StatusOK
+		b.record(x)
+		startJSON(w, len(body))
 		_, _ = io.WriteString(w, body[:len(body)/2])
 		_ = http.NewResponseController(w).Flush()
-		return http.StatusOK, false
+		return false // abort: the connection closes mid-body
 
 	case Hang:
 		b.stall(r.Context())
-		return 0, false
+		return false
 
 	case Trickle:
-		body := f.Body
-		if body == "" {
-			body = expiredBody
-		}
+		body := f.body(expiredBody)
 		every := f.Interval
 		if every == 0 {
 			every = DefaultTrickleInterval
 		}
-		h.Set("Content-Type", "application/json")
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		w.WriteHeader(http.StatusOK)
+		x.Status = http.StatusOK
+		startJSON(w, len(body))
 		rc := http.NewResponseController(w)
 		_ = rc.Flush()
 		b.enterStall()
 		defer b.leaveStall()
 		for i := 0; i < len(body); i++ {
 			if !b.sleep(r.Context(), every) {
-				return http.StatusOK, false
+				return false
+			}
+			if i == len(body)-1 {
+				b.record(x)
 			}
 			if _, err := io.WriteString(w, body[i:i+1]); err != nil {
-				return http.StatusOK, false
+				return false
 			}
 			if rc.Flush() != nil {
-				return http.StatusOK, false
+				return false
 			}
 		}
-		return http.StatusOK, true
+		return true
 	}
-	return 0, true
+	return true
+}
+
+// body returns the fault's Body, or def if it has none.
+func (f Fault) body(def string) string {
+	if f.Body == "" {
+		return def
+	}
+	return f.Body
 }
 
 // stall keeps a request open until the client goes away or the server is
