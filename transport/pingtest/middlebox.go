@@ -18,8 +18,21 @@ import (
 // (real time).
 const handshakeTimeout = 10 * time.Second
 
-// relayBuffer is the size of each direction's copy buffer.
-const relayBuffer = 8 << 10
+// stallTolerance and stallGrace handle our own process not running: when an
+// idle timer fires more than stallTolerance late, the quiet time it sees may
+// be the test process's stall (measured at over 500 ms on a loaded 2-core
+// machine under -race), not the connection's. The middlebox then checks
+// again stallGrace later, once the copy loops have had a chance to read what
+// arrived meanwhile. Not applied with a mock clock, whose "lateness" only
+// means a test advanced time in one large step.
+const (
+	stallTolerance = 10 * time.Millisecond
+	stallGrace     = 20 * time.Millisecond
+)
+
+// relayBuffer is the size of each direction's copy buffer: small, because
+// a held connection keeps two of them and carries little.
+const relayBuffer = 4 << 10
 
 // gatewayTimeoutResponse is what a GatewayTimeout drop sends.
 const gatewayTimeoutResponse = "HTTP/1.1 504 Gateway Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -46,14 +59,18 @@ type MiddleboxStats struct {
 // Middlebox is the relay in front of a Server started with
 // Config.Middlebox: it models a carrier NAT, firewall or load balancer
 // that drops connections idle longer than its idle timeout. A connection
-// is idle while no byte flows in either direction; a connection carrying
-// bytes is never dropped. Its methods are safe for concurrent use.
+// is idle while no byte arrives from either side; a connection carrying
+// bytes is never dropped. Drops happen on time, except that with the real
+// clock a drop that comes due while the process itself was not running
+// (a loaded test machine) waits a further 20 ms so that bytes which arrived
+// meanwhile are seen first. Its methods are safe for concurrent use.
 type Middlebox struct {
 	front   *frontListener
 	backend string      // address of the server behind
 	tlsConf *tls.Config // nil: plain TCP in front
 	clk     clock.Clock
 	base    time.Time
+	stalls  bool            // apply the stall grace (real time)
 	ctx     context.Context // cancelled by close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -68,7 +85,9 @@ type Middlebox struct {
 
 func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
 	ctx, cancel := context.WithCancel(context.Background())
+	_, mock := clk.(*clock.Mock)
 	m := &Middlebox{
+		stalls:  !mock,
 		front:   front,
 		backend: backend,
 		tlsConf: tlsConf,
@@ -260,14 +279,15 @@ type relay struct {
 	key     string
 
 	last    atomic.Int64 // when a byte last flowed, ns since m.base
-	lastDir atomic.Int32 // direction of that byte; 0 before any
+	lastDir atomic.Int32 // direction of the last bytes read; 0 before any
 	dropped atomic.Bool
 	pipes   atomic.Int32 // copy loops still running
 	wmu     sync.Mutex   // serialises writes to the client
 
 	mu    sync.Mutex
 	timer *clock.Timer
-	gen   uint64 // invalidates timers that were replaced
+	gen   uint64        // invalidates timers that were replaced
+	due   time.Duration // when the timer should fire, since m.base
 	done  bool
 }
 
@@ -277,6 +297,12 @@ func (r *relay) touch(dir int32) {
 		r.lastDir.Store(dir)
 	}
 }
+
+// Activity is stamped when bytes arrive (in pipe), never after a write
+// completes: a write can return after its answer has already arrived from
+// the other side, and stamping then would both move the idle clock past
+// real arrivals and, with a direction, make a started answer look like a
+// waiting request (a 504 spliced into it).
 
 func (r *relay) quiet() time.Duration {
 	return r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
@@ -303,6 +329,7 @@ func (r *relay) arm() {
 // startTimer schedules check after d. Called with r.mu held.
 func (r *relay) startTimer(d time.Duration) {
 	gen := r.gen
+	r.due = r.m.clk.Since(r.m.base) + d
 	r.timer = r.m.clk.AfterFunc(d, func() { r.check(gen) })
 }
 
@@ -320,6 +347,12 @@ func (r *relay) check(gen uint64) {
 	if q := r.quiet(); q < idle {
 		r.gen++
 		r.startTimer(idle - q)
+		r.mu.Unlock()
+		return
+	}
+	if r.m.stalls && r.m.clk.Since(r.m.base)-r.due > stallTolerance {
+		r.gen++
+		r.startTimer(stallGrace)
 		r.mu.Unlock()
 		return
 	}
@@ -393,7 +426,6 @@ func (r *relay) forward(dir int32, dst net.Conn, p []byte) bool {
 		return true
 	}
 	_, err := dst.Write(p)
-	r.touch(dir)
 	return err == nil
 }
 
@@ -408,7 +440,9 @@ func (r *relay) finish() {
 	_ = r.fc.Close()
 	_ = r.backend.Close()
 	r.m.mu.Lock()
-	delete(r.m.relays, r.key)
+	if r.m.relays[r.key] == r { // the port may already serve a newer relay
+		delete(r.m.relays, r.key)
+	}
 	r.m.stats.Open--
 	r.m.mu.Unlock()
 }

@@ -1,0 +1,258 @@
+package pingtest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benbjohnson/clock"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rawPing writes a ping request on a raw connection (plain HTTP).
+func rawPing(t *testing.T, c net.Conn, body string) {
+	t.Helper()
+	_, err := fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: pingtest\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	require.NoError(t, err)
+}
+
+func dial(t *testing.T, srv *Server) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", srv.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, c.SetDeadline(time.Now().Add(30*time.Second))) // no test read can hang
+	return c
+}
+
+func TestSilentDropSendsNothingAndKeepsTheSocketOpen(t *testing.T) { // T8, T2
+	srv := start(t, Config{PlainHTTP: true, Middlebox: true, IdleTimeout: 40 * time.Millisecond})
+	mb := srv.Middlebox()
+	c := dial(t, srv)
+	t0 := time.Now()
+	rawPing(t, c, `{"heartbeat": 10}`)
+	eventually(t, "the silent drop", func() bool { return mb.Stats().SilentDrops == 1 })
+	eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
+	assert.GreaterOrEqual(t, srv.Log()[0].Ended.Sub(t0), 40*time.Millisecond, "not dropped before the idle timeout")
+
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(150*time.Millisecond)))
+	n, err := c.Read(make([]byte, 1))
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "no FIN (EOF), no RST: only the client's own deadline")
+	_, err = c.Write([]byte("still open"))
+	assert.NoError(t, err)
+	assert.Equal(t, MiddleboxStats{Accepted: 1, Open: 1, SilentDrops: 1}, mb.Stats())
+
+	require.NoError(t, c.Close())
+	eventually(t, "the middlebox lets go of the client's socket", func() bool { return mb.Stats().Open == 0 })
+}
+
+func TestSilentDropOverTLSEndsAtTheClientsDeadline(t *testing.T) { // T8, T2
+	srv := start(t, Config{Middlebox: true, IdleTimeout: 40 * time.Millisecond})
+	t0 := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, err := post(ctx, srv.Client(), srv.URL(), `{"heartbeat": 10}`)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.GreaterOrEqual(t, time.Since(t0), time.Second)
+	assert.Equal(t, 1, srv.Middlebox().Stats().SilentDrops)
+}
+
+func TestResetDropGivesECONNRESET(t *testing.T) { // T8, T3
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 40 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	_, err := post(ctx, srv.Client(), srv.URL(), `{"heartbeat": 10}`)
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+	assert.GreaterOrEqual(t, time.Since(t0), 40*time.Millisecond)
+	assert.Less(t, time.Since(t0), 4*time.Second, "long before the client's deadline")
+	assert.Equal(t, 1, srv.Middlebox().Stats().Resets)
+	eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
+}
+
+func TestGatewayTimeoutDrop(t *testing.T) { // T8, issue 4: a proxy answers 504 itself
+	t.Run("waiting request gets 504", func(t *testing.T) {
+		srv := start(t, Config{Middlebox: true, DropMode: GatewayTimeout, IdleTimeout: 100 * time.Millisecond})
+		srv.PostChange("calendar")
+		r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10, "folders": ["inbox"]}`)
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusGatewayTimeout, r.status)
+		assert.Empty(t, r.body)
+		assert.Equal(t, 1, srv.Middlebox().Stats().GatewayTimeouts)
+		eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
+		assert.Equal(t, 1, srv.Stats().Pending, "the 504 consumed nothing")
+	})
+	t.Run("exact bytes", func(t *testing.T) {
+		srv := start(t, Config{PlainHTTP: true, Middlebox: true, DropMode: GatewayTimeout, IdleTimeout: 100 * time.Millisecond})
+		c := dial(t, srv)
+		rawPing(t, c, `{"heartbeat": 10}`)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		got, err := io.ReadAll(c)
+		require.NoError(t, err, "a FIN after the answer")
+		assert.Equal(t, gatewayTimeoutResponse, string(got))
+	})
+	t.Run("idle keep-alive connection is just closed", func(t *testing.T) {
+		srv := start(t, Config{PlainHTTP: true, Middlebox: true, DropMode: GatewayTimeout, IdleTimeout: 100 * time.Millisecond})
+		c := dial(t, srv)
+		br := bufio.NewReader(c)
+		rawPing(t, c, `{"heartbeat": 0.001}`)
+		resp, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		require.Equal(t, 200, resp.StatusCode)
+		require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+		n, err := br.Read(make([]byte, 1))
+		assert.Equal(t, 0, n, "no unsolicited 504")
+		assert.ErrorIs(t, err, io.EOF)
+		assert.Equal(t, 1, srv.Middlebox().Stats().GatewayTimeouts)
+	})
+	t.Run("answer already started is cut, not replaced", func(t *testing.T) {
+		srv := start(t, Config{Middlebox: true, DropMode: GatewayTimeout, IdleTimeout: 100 * time.Millisecond})
+		require.NoError(t, srv.Inject(1, Fault{Kind: Stall}))
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL(), strings.NewReader(`{"heartbeat": 10}`))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		assert.Equal(t, 200, resp.StatusCode)
+		_, err = io.ReadAll(resp.Body)
+		assert.ErrorIs(t, err, io.ErrUnexpectedEOF)
+	})
+}
+
+func TestActiveConnectionIsNeverDropped(t *testing.T) { // T8
+	// One byte every 20 ms for 500 ms through a middlebox that resets
+	// connections idle for 200 ms.
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 200 * time.Millisecond})
+	body := `{"status":"expired"}` + "     "
+	require.NoError(t, srv.Inject(1, Fault{Kind: Trickle, Body: body, Interval: 20 * time.Millisecond}))
+	t0 := time.Now()
+	r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
+	require.NoError(t, err, "after %v: %+v", time.Since(t0), srv.Middlebox().Stats())
+	assert.Equal(t, body, r.body)
+	assert.GreaterOrEqual(t, time.Since(t0), 500*time.Millisecond, "bytes flowed for 2.5 idle timeouts")
+	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
+}
+
+func TestConnectionIdleLessThanTheTimeoutSurvives(t *testing.T) { // T8
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 400 * time.Millisecond})
+	for i := range 4 {
+		r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 0.03}`)
+		require.NoError(t, err, "step %d", i)
+		assert.JSONEq(t, `{"status":"expired"}`, r.body, "step %d", i)
+		time.Sleep(20 * time.Millisecond)
+	}
+	log := srv.Log()
+	require.Len(t, log, 4)
+	for i, e := range log {
+		assert.Equal(t, log[0].Conn, e.Conn, "step %d: the same connection throughout", i)
+	}
+	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
+	// Left idle past the timeout, the keep-alive connection goes.
+	eventually(t, "the idle connection is dropped", func() bool { return srv.Middlebox().Stats().Resets == 1 })
+}
+
+func TestIdleTimeoutAndModeChangeAtRunTime(t *testing.T) { // T8
+	srv := start(t, Config{Middlebox: true, DropMode: Reset})
+	mb := srv.Middlebox()
+	assert.Equal(t, time.Duration(0), mb.IdleTimeout(), "zero: never drop")
+	held := asyncPost(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
+	eventually(t, "the ping is held", func() bool { return srv.Stats().Held == 1 })
+	mb.SetIdleTimeout(10 * time.Second)
+	time.Sleep(60 * time.Millisecond)
+	assert.Equal(t, 0, mb.Stats().Resets)
+
+	assert.Error(t, mb.SetDropMode(DropMode(9)))
+	assert.Equal(t, Reset, mb.DropMode(), "an invalid mode changes nothing")
+	mb.SetIdleTimeout(30 * time.Millisecond) // already idle longer: dropped now
+	assert.Equal(t, 30*time.Millisecond, mb.IdleTimeout())
+	res := <-held
+	assert.ErrorIs(t, res.err, syscall.ECONNRESET)
+	assert.Equal(t, 1, mb.Stats().Resets)
+
+	require.NoError(t, mb.SetDropMode(GatewayTimeout))
+	mb.SetIdleTimeout(100 * time.Millisecond)
+	r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
+	require.NoError(t, err)
+	assert.Equal(t, 504, r.status)
+	mb.SetIdleTimeout(-time.Second)
+	assert.Equal(t, time.Duration(0), mb.IdleTimeout())
+}
+
+func TestMiddleboxNamesClientConnections(t *testing.T) { // T8
+	srv := start(t, Config{PlainHTTP: true, Middlebox: true})
+	var locals []string
+	for range 2 {
+		c := dial(t, srv)
+		rawPing(t, c, `{"heartbeat": 0.001}`)
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		require.NoError(t, err)
+		resp.Body.Close()
+		locals = append(locals, c.LocalAddr().String())
+	}
+	log := srv.Log()
+	require.Len(t, log, 2)
+	for i, e := range log {
+		assert.Equal(t, uint64(i+1), e.Conn, "step %d", i)
+		assert.Equal(t, locals[i], e.Remote, "step %d: the client's address, not the middlebox's", i)
+	}
+	assert.Equal(t, 2, srv.Middlebox().Stats().Accepted)
+}
+
+func TestMiddleboxFollowsTheClock(t *testing.T) { // T8: the idle timer is the server's Clock
+	mock := clock.NewMock()
+	srv := start(t, Config{PlainHTTP: true, Middlebox: true, DropMode: Reset, IdleTimeout: time.Minute, Clock: mock})
+	held := make(chan struct{}, 1)
+	srv.b.onHold = func() { held <- struct{}{} }
+	c := dial(t, srv)
+	rawPing(t, c, `{"heartbeat": 3600}`)
+	<-held
+	mock.Add(59 * time.Second)
+	time.Sleep(20 * time.Millisecond) // real time for a wrongly fired drop to show
+	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
+	mock.Add(time.Second)
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
+	_, err := c.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, syscall.ECONNRESET)
+}
+
+// TestStallGrace: an idle timer that fires late does not drop at once (the
+// quiet time may be our own process's stall), but one grace later; an
+// on-time timer drops at once. Driven step by step on a mock clock.
+func TestStallGrace(t *testing.T) {
+	for _, stalls := range []bool{true, false} {
+		mock := clock.NewMock()
+		m := &Middlebox{clk: mock, base: mock.Now(), idle: time.Minute, stalls: stalls, relays: map[string]*relay{}}
+		client, server := net.Pipe()
+		defer client.Close()
+		r := &relay{m: m, backend: server}
+		r.touch(toServer)
+		r.arm() // due at 60 s
+		r.timer.Stop()
+		mock.Add(90 * time.Second) // the timer "fires" 30 s late
+		r.check(r.gen)
+		if !stalls {
+			assert.True(t, r.dropped.Load(), "without the grace (mock clock), a late check drops at once")
+			continue
+		}
+		assert.False(t, r.dropped.Load(), "a late check waits one grace")
+		assert.Equal(t, 90*time.Second+stallGrace, r.due)
+		r.timer.Stop()
+		mock.Add(stallGrace)
+		r.check(r.gen) // on time now, and still quiet
+		assert.True(t, r.dropped.Load())
+		assert.Equal(t, 1, m.Stats().SilentDrops)
+	}
+}
