@@ -454,3 +454,30 @@ func TestE2EUnworkable(t *testing.T) {
 		t.Fatalf("snapshot %+v", s)
 	}
 }
+
+// TestE2EStaleConnection: after the pinger has been quiet longer than a
+// silent middlebox's timeout (a sync, a backoff wait), its kept-alive
+// connection is dead without a word; the next ping must not vanish into
+// it and time out (which would blame the heartbeat for the wait).
+func TestE2EStaleConnection(t *testing.T) {
+	srv, err := pingtest.NewServer(pingtest.Config{Middlebox: true, IdleTimeout: 300 * ms})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL() + "/ping", Client: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := transport.Request{Heartbeat: 100 * ms, Deadline: 600 * ms}
+	for i, quiet := range []time.Duration{0, 10 * ms, 500 * ms} {
+		time.Sleep(quiet) // real time: the middlebox's idle clock is real
+		if res, err := p.Ping(context.Background(), r); err != nil || res.Status != transport.Expired {
+			t.Fatalf("ping %d after %v quiet: %+v, %v", i, quiet, res, err)
+		}
+	}
+	st := srv.Middlebox().Stats()
+	if st.Accepted != 2 || st.SilentDrops != 1 {
+		t.Fatalf("middlebox %+v: want the first connection reused once, dropped while quiet, and a second dialed", st)
+	}
+}

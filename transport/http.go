@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,7 +71,9 @@ type HTTPConfig struct {
 }
 
 // HTTPPinger performs pings over HTTP (SPEC T1, T2, T3, T7). It is safe for
-// concurrent use.
+// concurrent use. Pings reuse kept-alive connections, except after the
+// pinger has been quiet for more than half a heartbeat: a middlebox may have
+// dropped an idle connection meanwhile, so it dials afresh.
 type HTTPPinger struct {
 	url     string
 	client  *http.Client
@@ -81,6 +84,9 @@ type HTTPPinger struct {
 
 	attemptHeader string
 	now           func() time.Time
+
+	mu      sync.Mutex
+	lastEnd time.Time // when the last ping ended
 }
 
 // NewHTTPPinger returns a pinger for cfg, or an error wrapping
@@ -148,6 +154,8 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	defer cancel()
 
 	start := p.now()
+	p.dropStaleConnections(start, req.Heartbeat)
+	defer p.ended()
 	res, kind, resp, err := p.attempt(pctx, req, start)
 	if errors.Is(err, ErrResend) {
 		// The codec asked for the request to be rebuilt and sent again
@@ -169,6 +177,27 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err // the request could not be built: not a ping failure
 	}
 	return Result{}, &PingError{Kind: kind, Elapsed: p.now().Sub(start), Response: resp, Err: err}
+}
+
+// dropStaleConnections closes the client's idle connections if the last
+// ping ended more than half a heartbeat ago. A kept-alive connection that
+// sat idle that long (during a sync, a backoff wait, a scheduled period)
+// may have been dropped by a middlebox without a word; a ping sent on it
+// would vanish and time out, teaching the tuner about the wait instead of
+// the heartbeat. Re-pings right after an answer keep their connection.
+func (p *HTTPPinger) dropStaleConnections(now time.Time, heartbeat time.Duration) {
+	p.mu.Lock()
+	stale := !p.lastEnd.IsZero() && now.Sub(p.lastEnd) > heartbeat/2
+	p.mu.Unlock()
+	if stale {
+		p.client.CloseIdleConnections()
+	}
+}
+
+func (p *HTTPPinger) ended() {
+	p.mu.Lock()
+	p.lastEnd = p.now()
+	p.mu.Unlock()
 }
 
 // attempt sends the ping once. On failure it returns the failure's kind
