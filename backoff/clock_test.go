@@ -2,9 +2,11 @@ package backoff_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -194,6 +196,73 @@ func TestClockJumpsWhileWaiting(t *testing.T) {
 					t.Fatalf("Wait set %d timers (%v) for one jump: it spins", len(waits), waits)
 				}
 			})
+		})
+	}
+}
+
+// TestClockJumpFirstCall: after the wall clock jumps back ten years, the
+// first call made, whichever it is, already sees a wait no longer than the
+// cap (B10, issue 6). Each entry point is the first call on its own
+// controller, so none relies on another having cut the wait before it (the
+// tests above call Status first).
+func TestClockJumpFirstCall(t *testing.T) {
+	t0 := time.Date(2025, time.January, 1, 14, 0, 0, 0, time.UTC)
+	back := t0.AddDate(-10, 0, 0)
+	until := func(t *testing.T, err error) time.Time {
+		t.Helper()
+		var we *backoff.WaitError
+		if !errors.As(err, &we) {
+			t.Fatalf("%v is not a *WaitError", err)
+		}
+		return we.Until
+	}
+	entries := map[string]func(*testing.T, *backoff.Controller, *clocktest.Clock) time.Time{
+		"Allow":  func(t *testing.T, c *backoff.Controller, _ *clocktest.Clock) time.Time { return until(t, c.Allow()) },
+		"Status": func(t *testing.T, c *backoff.Controller, _ *clocktest.Clock) time.Time { return c.Status().Next },
+		"ManualRetry": func(t *testing.T, c *backoff.Controller, _ *clocktest.Clock) time.Time {
+			return until(t, c.ManualRetry())
+		},
+		"Observe": func(t *testing.T, c *backoff.Controller, _ *clocktest.Clock) time.Time {
+			return c.Observe(clkResponse(404), nil).Until
+		},
+		"Transport": func(t *testing.T, c *backoff.Controller, _ *clocktest.Clock) time.Time {
+			rt := c.Transport(roundTripFunc(func(*http.Request) (*http.Response, error) {
+				t.Fatal("the request reached the server while the controller refuses")
+				return nil, nil
+			}))
+			req, _ := http.NewRequest("POST", "https://sync.example/", strings.NewReader("{}"))
+			_, err := rt.RoundTrip(req)
+			return until(t, err)
+		},
+		"Wait": func(t *testing.T, c *backoff.Controller, clk *clocktest.Clock) time.Time {
+			var asked []time.Duration
+			synctest.Test(t, func(t *testing.T) {
+				ctx, cancel := context.WithCancel(t.Context())
+				done := make(chan error, 1)
+				go func() { done <- c.Wait(ctx) }()
+				synctest.Wait()
+				asked = clk.Waits()
+				cancel()
+				<-done
+			})
+			if len(asked) != 1 {
+				t.Fatalf("Wait asked the clock for %v, want one timer", asked)
+			}
+			return back.Add(asked[0])
+		},
+	}
+	for name, first := range entries {
+		t.Run(name, func(t *testing.T) {
+			clk := clocktest.NewWall(t0).Clock()
+			c, err := backoff.New(backoff.Policy{Clock: clk, Rand: rand.New(rand.NewPCG(5, 6)).Float64})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Observe(clkResponse(503, "Retry-After", "600"), nil)
+			clk.Jump(back.Sub(t0))
+			if got := first(t, c, clk); !got.After(back) || got.After(back.Add(clkLongest)) {
+				t.Fatalf("%s after the jump: next attempt at %v, want in (%v, %v]", name, got, back, back.Add(clkLongest))
+			}
 		})
 	}
 }

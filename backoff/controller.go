@@ -310,11 +310,18 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 	return d
 }
 
-// lock takes the lock and, if there is an OnChange hook, returns the status
-// before the change for unlock.
-func (c *Controller) lock(now time.Time) (before Status) {
+// lockAt takes the lock for an operation at now. Every method that reads or
+// changes the state at a time goes through it, so the waits are rebased
+// (rebaseLocked) before anything reads them.
+func (c *Controller) lockAt(now time.Time) {
 	c.mu.Lock()
 	c.rebaseLocked(now)
+}
+
+// lock is lockAt for an operation that may change the state: if there is an
+// OnChange hook, it returns the status before the change for unlock.
+func (c *Controller) lock(now time.Time) (before Status) {
+	c.lockAt(now)
 	if c.p.OnChange != nil {
 		before = c.statusLocked(now)
 	}
@@ -416,9 +423,8 @@ func (c *Controller) Allow() error {
 }
 
 func (c *Controller) allow(now time.Time) error {
-	c.mu.Lock()
+	c.lockAt(now)
 	defer c.mu.Unlock()
-	c.rebaseLocked(now)
 	if we := c.waitLocked(now); we != nil {
 		return we
 	}
@@ -444,9 +450,8 @@ func (c *Controller) Wait(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		c.mu.Lock()
 		now := c.p.Clock.Now()
-		c.rebaseLocked(now)
+		c.lockAt(now)
 		next := c.next()
 		if !now.Before(next) {
 			c.mu.Unlock()
@@ -484,9 +489,8 @@ func (c *Controller) Status() Status {
 }
 
 func (c *Controller) status(now time.Time) Status {
-	c.mu.Lock()
+	c.lockAt(now)
 	defer c.mu.Unlock()
-	c.rebaseLocked(now)
 	return c.statusLocked(now)
 }
 
@@ -494,7 +498,8 @@ func (c *Controller) status(now time.Time) Status {
 // for, measured from now. With the real clock nothing changes (time.Now
 // carries a monotonic reading); a clock without one, such as a mock or a
 // custom clock.Clock, can jump back, and a wait must never stretch past the
-// cap because of that (B10).
+// cap because of that (B10). The cut is kept, not recomputed from each new
+// now, so that the shortened wait still ends. Only lockAt calls it.
 func (c *Controller) rebaseLocked(now time.Time) {
 	if limit := now.Add(c.p.Cap); c.schedUntil.After(limit) {
 		c.schedUntil = limit

@@ -27,26 +27,21 @@ type roundTripper struct {
 }
 
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := t.c
-	c.mu.Lock()
-	we := c.waitLocked(c.p.Clock.Now())
-	n := c.failures
-	c.mu.Unlock()
-	if we != nil {
+	if err := t.c.Allow(); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
-		return nil, we
+		return nil, err
 	}
-	if c.p.AttemptHeader != "" && n > 0 {
+	if n := t.c.attempt(); n > 0 {
 		req = req.Clone(req.Context())
 		if req.Header == nil {
 			req.Header = make(http.Header)
 		}
-		req.Header[c.p.AttemptHeader] = []string{strconv.Itoa(n)}
+		req.Header[t.c.p.AttemptHeader] = []string{strconv.Itoa(n)}
 	}
 	resp, err := t.base.RoundTrip(req)
-	c.Observe(resp, err)
+	t.c.Observe(resp, err)
 	return resp, err
 }
 
