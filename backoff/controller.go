@@ -253,21 +253,20 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 		d.Reason = Canceled
 	case err != nil:
 		d.Reason = NetworkError
-	case status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests:
-		d.Reason = ServerError
-		if status == http.StatusTooManyRequests {
-			d.Reason = RateLimited
-		}
+	case status == http.StatusTooManyRequests:
+		d.Reason = RateLimited
 		req = c.retryAfter(h, now, &d)
+	case status == http.StatusServiceUnavailable:
+		d.Reason = ServerError
+		if req = c.retryAfter(h, now, &d); req.ok {
+			d.Reason = Maintenance
+		}
 	case status >= 500:
 		d.Reason = ServerError
 	case status >= 400:
 		d.Reason = ClientError
 	}
 	serverDirected := req.ok // Maintenance, or RateLimited with Retry-After
-	if serverDirected && d.Reason == ServerError {
-		d.Reason = Maintenance
-	}
 	c.backoffHeaders(h, &req, &d)
 
 	before := c.lock(now)
@@ -398,18 +397,13 @@ func (c *Controller) retryAfter(h http.Header, now time.Time, d *Decision) reque
 func (c *Controller) backoffHeaders(h http.Header, r *request, d *Decision) {
 	for _, name := range [...]string{HeaderWeaveBackoff, HeaderBackoff} {
 		for _, field := range h[name] {
-			list := strings.IndexByte(field, ',') >= 0
-			for rest := field; ; {
-				v, tail, more := strings.Cut(rest, ",")
+			list := strings.Contains(field, ",")
+			for v := range strings.SplitSeq(field, ",") {
 				// RFC 9110 section 5.6.1: empty list elements are ignored.
 				if !list || trimOWS(v) != "" {
 					delay, err := ParseBackoffHeader(v, c.p.HeaderUnit)
 					c.consider(r, d, name, delay, err)
 				}
-				if !more {
-					break
-				}
-				rest = tail
 			}
 		}
 	}
