@@ -23,8 +23,9 @@ const (
 	// automatically" state; the user may trigger one manual retry unless a
 	// server-requested delay is in force.
 	Initial
-	// Secondary: more than Policy.SecondaryAfter failed retries in a row.
-	// No manual retry; warn the user that data is not syncing.
+	// Secondary: the first attempt and Policy.SecondaryAfter retries after
+	// it have failed in a row (by default, from the fourth failure on). No
+	// manual retry; warn the user that data is not syncing.
 	Secondary
 )
 
