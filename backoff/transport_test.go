@@ -182,29 +182,43 @@ func TestTransportLoopback(t *testing.T) {
 	}
 }
 
-// TestTransportConcurrent: the RoundTripper is safe for concurrent use
-// (run with -race).
+// TestTransportConcurrent: the RoundTripper is safe for concurrent use (run
+// with -race), and under load it keeps the contract: every call either
+// reaches the base and returns its answer unchanged (a response and no
+// error, or the base's error) or is refused with a *WaitError and no
+// response; none is lost or answered twice.
 func TestTransportConcurrent(t *testing.T) {
 	c, _ := newTestController(t, Policy{AttemptHeader: HeaderRetryAttempt})
-	var n atomic.Int32
+	var calls, refused atomic.Int32
 	rt := c.Transport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		if n.Add(1)%3 == 0 {
+		if calls.Add(1)%3 == 0 {
 			return nil, netErr
 		}
 		return &http.Response{StatusCode: 200, Header: http.Header{}, Body: http.NoBody}, nil
 	}))
+	const goroutines, each = 8, 50
 	var wg sync.WaitGroup
-	for range 8 {
+	for range goroutines {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 50 {
+			for range each {
 				req, _ := http.NewRequest("GET", "https://sync.example/", nil)
-				if resp, err := rt.RoundTrip(req); err == nil {
+				resp, err := rt.RoundTrip(req)
+				switch {
+				case err == nil && resp != nil:
 					resp.Body.Close()
+				case errors.Is(err, ErrBackoff) && resp == nil:
+					refused.Add(1)
+				case err == netErr && resp == nil:
+				default:
+					t.Errorf("RoundTrip = %v, %v", resp, err)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	if got := calls.Load() + refused.Load(); got != goroutines*each {
+		t.Fatalf("%d calls reached the base and %d were refused: %d, want %d", calls.Load(), refused.Load(), got, goroutines*each)
+	}
 }
