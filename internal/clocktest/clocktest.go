@@ -19,7 +19,11 @@ import (
 )
 
 // Wall is a mock clock whose wall time can jump. It implements
-// clock.Clock; its methods are safe for concurrent use.
+// clock.Clock; its methods are safe for concurrent use. Tick, Ticker,
+// WithTimeout and WithDeadline are the mock's own: they run on elapsed time,
+// and a deadline given to WithDeadline (or reported by the context's
+// Deadline) is on the mock's time, which a Jump does not move, so after a
+// jump it is not comparable with Now.
 type Wall struct {
 	*clock.Mock
 	mu     sync.Mutex
