@@ -188,19 +188,19 @@ type Loop struct {
 	clock  clock.Clock
 	pinger Pinger
 
-	mu       sync.Mutex // guards the fields below it
-	running  bool
-	state    State
-	counts   Counts
-	last     time.Time
-	min, max time.Duration // learned server range
-	boundErr error         // the range excludes the device's (ErrPushUnavailable)
+	mu          sync.Mutex // guards the fields below it
+	running     bool
+	state       State
+	counts      Counts
+	last        time.Time
+	min, max    time.Duration // learned server range
+	boundErr    error         // the range excludes the device's (ErrPushUnavailable)
+	unavailable bool          // PushUnavailable was announced, PushAvailable not yet
 
 	// Owned by the goroutine in Run.
 	syncAll      bool                // a heartbeat failure asks for a full sync
 	pending      map[string]struct{} // changed folders whose sync failed
 	inBackoff    bool
-	unavailable  bool // PushUnavailable was announced
 	nextSync     time.Time
 	nextProbe    time.Time
 	lastClose    closeInfo
@@ -267,7 +267,7 @@ func (l *Loop) Snapshot() Snapshot {
 	l.mu.Lock()
 	s := Snapshot{
 		State:         l.state,
-		PushAvailable: l.boundErr == nil,
+		PushAvailable: !l.unavailable,
 		ServerMin:     l.min,
 		ServerMax:     l.max,
 		Counts:        l.counts,
@@ -380,17 +380,19 @@ const maxFailingPings = 3
 // sets up the schedule of the unavailable mode.
 func (l *Loop) checkAvailability(cause error) {
 	available := l.pushAvailable()
+	l.mu.Lock()
+	was := !l.unavailable
+	l.unavailable = !available
+	l.mu.Unlock()
 	switch {
-	case !available && !l.unavailable:
-		l.unavailable = true
+	case !available && was:
 		now := l.clock.Now()
 		l.nextSync, l.nextProbe = now, now.Add(l.cfg.ProbeInterval)
 		if cause == nil {
 			cause = ErrPushUnworkable
 		}
 		l.emit(Event{Kind: PushUnavailable, Err: cause})
-	case available && l.unavailable:
-		l.unavailable = false
+	case available && !was:
 		l.emit(Event{Kind: PushAvailable})
 	}
 }

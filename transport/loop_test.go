@@ -641,6 +641,9 @@ func TestLoopFailingPings(t *testing.T) {
 		if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) || !errors.Is(un[0].Err, transport.ErrProtocol) {
 			t.Fatalf("push-unavailable events %+v", un)
 		}
+		if s := h.loop.Snapshot(); s.PushAvailable || s.State != transport.Scheduled {
+			t.Fatalf("snapshot while pings keep failing: push available %v, state %v; want false, scheduled", s.PushAvailable, s.State)
+		}
 		advance(2 * time.Hour)
 		h.stop()
 		// Probes at 30 min (garbage again) and 60 min (expired): push is back.
