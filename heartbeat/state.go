@@ -36,14 +36,12 @@ type stateDoc struct {
 type networkDoc struct {
 	ID         string       `json:"id"`
 	Interval   jsonDuration `json:"interval"`
-	Previous   jsonDuration `json:"previous"`
-	Raised     bool         `json:"raised"`
+	Previous   jsonDuration `json:"previous"` // zero: no unproven raise
 	Streak     int          `json:"streak"`
 	Confirmed  jsonDuration `json:"confirmed"`
 	Lost       bool         `json:"lost"`
 	Remembered jsonDuration `json:"remembered"`
 	FloorFails int          `json:"floor_timeouts"`
-	Unworkable bool         `json:"unworkable"`
 	Ceiling    jsonDuration `json:"ceiling"`
 	Stable     int          `json:"stable"`
 	Probing    bool         `json:"probing"`
@@ -84,13 +82,11 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 			ID:         n.id,
 			Interval:   jsonDuration(n.interval),
 			Previous:   jsonDuration(n.prev),
-			Raised:     n.raised,
 			Streak:     n.streak,
 			Confirmed:  jsonDuration(n.confirmed),
 			Lost:       n.lost,
 			Remembered: jsonDuration(n.remembered),
 			FloorFails: n.floorFails,
-			Unworkable: n.unworkable,
 			Ceiling:    jsonDuration(n.ceiling),
 			Stable:     n.stable,
 			Probing:    n.probing,
@@ -205,7 +201,7 @@ func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[
 			return 0, 0, nil, nil, bad("%s listed twice", where)
 		case !inRange(nd.Interval):
 			return 0, 0, nil, nil, bad("%s: interval %v outside [%v, %v]", where, time.Duration(nd.Interval), lo, hi)
-		case nd.Raised && (!inRange(nd.Previous) || nd.Previous >= nd.Interval):
+		case nd.Previous != 0 && (!inRange(nd.Previous) || nd.Previous >= nd.Interval):
 			return 0, 0, nil, nil, bad("%s: previous interval %v is not below the raised interval %v within bounds",
 				where, time.Duration(nd.Previous), time.Duration(nd.Interval))
 		case !atMost(nd.Previous) || !atMost(nd.Confirmed) || !atMost(nd.Remembered) || !atMost(nd.Ceiling):
@@ -220,13 +216,11 @@ func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[
 			id:         nd.ID,
 			interval:   time.Duration(nd.Interval),
 			prev:       time.Duration(nd.Previous),
-			raised:     nd.Raised,
 			streak:     nd.Streak,
 			confirmed:  time.Duration(nd.Confirmed),
 			lost:       nd.Lost,
 			remembered: time.Duration(nd.Remembered),
 			floorFails: nd.FloorFails,
-			unworkable: nd.Unworkable,
 			ceiling:    time.Duration(nd.Ceiling),
 			stable:     nd.Stable,
 			probing:    nd.Probing,

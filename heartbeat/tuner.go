@@ -151,14 +151,17 @@ type Tuner struct {
 	clock    uint64 // recency counter for MaxNetworks eviction
 }
 
-// network is the learned state of one network (SPEC H11).
+// network is the learned state of one network (SPEC H11). Flags that a
+// value already implies are read off it (prev > 0: raised and unproven;
+// floorFails: unworkable) rather than kept beside it, so that the two
+// cannot disagree.
 type network struct {
 	id       string
 	interval time.Duration
-	// prev is the interval before the last raise; raised reports that no
-	// full-length ping has yet completed at the raised interval (H5).
+	// prev is the interval before the last raise while no full-length ping
+	// has completed at the raised interval, zero otherwise: a timeout goes
+	// back to prev if it is set, else to the minimum (H5).
 	prev   time.Duration
-	raised bool
 	streak int // successive Expired at interval (H4)
 	// confirmed is the largest interval the path survived idle, not since
 	// contradicted by a timeout (H7).
@@ -167,8 +170,9 @@ type network struct {
 	// network was lost, restored when coverage returns (H7).
 	lost       bool
 	remembered time.Duration
-	floorFails int  // successive timeouts at the floor (H9)
-	unworkable bool // H9
+	// floorFails counts successive timeouts at the floor; push is
+	// unworkable once it reaches UnworkableAfter (H9).
+	floorFails int
 	// Adaptive (H10): the lowest interval that failed, the Expired round
 	// trips since, and whether the current raise probes above it.
 	ceiling time.Duration
@@ -239,8 +243,10 @@ func (t *Tuner) Deadline() time.Duration {
 func (t *Tuner) Workable() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return !t.cur.unworkable
+	return !t.unworkable(t.cur)
 }
+
+func (t *Tuner) unworkable(n *network) bool { return n.floorFails >= t.cfg.UnworkableAfter }
 
 // Network returns the current network identity.
 func (t *Tuner) Network() string {
@@ -263,7 +269,7 @@ func (t *Tuner) Snapshot() Snapshot {
 		ServerMin: t.serverMin,
 		ServerMax: t.serverMax,
 		Streak:    n.streak,
-		Workable:  !n.unworkable,
+		Workable:  !t.unworkable(n),
 	}
 	if t.cfg.Strategy == Adaptive {
 		s.Ceiling = n.ceiling
@@ -303,11 +309,11 @@ func (t *Tuner) Observe(o Outcome) Change {
 
 // expired handles a full-interval round trip (H4, H7, H9, H10).
 func (t *Tuner) expired(n *network) Reason {
-	n.floorFails, n.unworkable = 0, false
+	n.floorFails = 0
 	if n.lost {
 		return t.restore(n)
 	}
-	n.raised = false
+	n.prev = 0
 	n.confirmed = n.interval
 	if n.probing {
 		// The probe above the ceiling survived: the network changed.
@@ -359,7 +365,6 @@ func (t *Tuner) raise(n *network) Reason {
 	}
 	n.prev = n.interval
 	n.interval = min(n.interval+step, t.hi)
-	n.raised = true
 	n.streak = 0
 	return ReasonConfirmed
 }
@@ -378,18 +383,15 @@ func (t *Tuner) timedOut(n *network) Reason {
 	}
 	if failed <= t.lo {
 		n.floorFails++
-		if n.floorFails >= t.cfg.UnworkableAfter {
-			n.unworkable = true
-		}
 	}
 	reason := ReasonTimedOut
-	if n.raised {
+	if n.prev > 0 {
 		n.interval = n.prev
 		reason = ReasonReverted
 	} else {
 		n.interval = t.lo
 	}
-	n.raised = false
+	n.prev = 0
 	n.confirmed = min(n.confirmed, n.interval)
 	return reason
 }
@@ -402,7 +404,7 @@ func (t *Tuner) networkLost(n *network) Reason {
 		n.remembered = n.confirmed
 	}
 	n.interval = t.lo
-	n.raised, n.streak, n.probing = false, 0, false
+	n.prev, n.streak, n.probing = 0, 0, false
 	return ReasonNetworkLost
 }
 
@@ -412,7 +414,7 @@ func (t *Tuner) restore(n *network) Reason {
 	n.interval = t.clamp(max(n.remembered, n.interval))
 	n.confirmed = n.interval
 	n.remembered = 0
-	n.raised, n.streak = false, 0
+	n.prev, n.streak = 0, 0
 	return ReasonRestored
 }
 
@@ -441,9 +443,11 @@ func (t *Tuner) SetServerBounds(min, max time.Duration) (Change, error) {
 	t.serverMin, t.serverMax, t.lo, t.hi = min, max, lo, hi
 	for _, n := range t.networks {
 		n.interval = t.clamp(n.interval)
-		n.prev = t.clamp(n.prev)
-		if n.prev >= n.interval {
-			n.raised = false // clamped back to where the raise started
+		if n.prev > 0 {
+			n.prev = t.clamp(n.prev)
+			if n.prev >= n.interval {
+				n.prev = 0 // clamped back to where the raise started
+			}
 		}
 	}
 	return t.change(from, ReasonServerBounds), nil
