@@ -195,6 +195,7 @@ func TestClientErrors(t *testing.T) {
 		{"403", "Sync", fakeAnswer{code: 403}, transport.ErrRejected, []error{ErrAuthFailed}, 0},
 		{"449", "FolderSync", fakeAnswer{code: 449, body: vectors.Bytes(vectors.ProvisionFolderSync)}, transport.ErrRejected, []error{ErrProvisioningRequired}, 0},
 		{"503 Retry-After", "Sync", fakeAnswer{code: 503, header: http.Header{"Retry-After": {"120"}}}, transport.ErrServer, nil, 0},
+		{"302 not followed", "FolderSync", fakeAnswer{code: 302, header: http.Header{"Location": {"/elsewhere"}}}, transport.ErrRejected, nil, 0},
 		{"garbage", "FolderSync", fakeAnswer{code: 200, body: []byte("<html>")}, transport.ErrProtocol, []error{ErrMalformed}, 0},
 		{"too large", "Sync", fakeAnswer{code: 200, body: bytes.Repeat([]byte{1}, 2000)}, transport.ErrProtocol, []error{transport.ErrBodyTooLarge}, 0},
 		{"FolderSync status 9", "FolderSync", fakeAnswer{code: 200, body: vectors.Bytes("03016a000007564c0339000101")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 9},
@@ -227,8 +228,11 @@ func TestClientErrors(t *testing.T) {
 			var re *transport.ResponseError
 			if got, want := errors.As(err, &re), tt.answer.code != 200; got != want {
 				t.Errorf("error %v: *transport.ResponseError %v want %v", err, got, want)
-			} else if got && re.Response.StatusCode != tt.answer.code {
-				t.Errorf("ResponseError status %d", re.Response.StatusCode)
+			} else if got && (re.Response.StatusCode != tt.answer.code || !reflect.DeepEqual(re.Response.Header["Retry-After"], tt.answer.header["Retry-After"])) {
+				t.Errorf("ResponseError status %d, header %v; want %d, %v", re.Response.StatusCode, re.Response.Header, tt.answer.code, tt.answer.header)
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("%d requests, want 1 (no redirect followed, no retry)", n)
 			}
 			var se *StatusError
 			if got := errors.As(err, &se); got != (tt.status != 0) || got && se.Status != tt.status {
@@ -238,6 +242,36 @@ func TestClientErrors(t *testing.T) {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 		})
+	}
+}
+
+// TestClientCommandTimeout: a FolderSync or Sync that the server never
+// answers ends after Config.CommandTimeout with an error matching
+// context.DeadlineExceeded (SPEC T7: every request has a deadline).
+func TestClientCommandTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer close(release)
+	c := newTestClient(t, srv.URL, func(c *Config) { c.CommandTimeout = 50 * time.Millisecond })
+	for _, cmd := range []func(context.Context) error{
+		func(ctx context.Context) error { _, err := c.FolderSync(ctx); return err },
+		func(ctx context.Context) error { _, err := c.Sync(ctx, "@Notes@"); return err },
+	} {
+		// The caller's own bound ends in context.Canceled, not in the
+		// deadline the test wants to see.
+		ctx, cancel := context.WithCancel(context.Background())
+		stop := time.AfterFunc(10*time.Second, cancel)
+		err := cmd(ctx)
+		stop.Stop()
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(fmt.Sprint(err), "eas: ") {
+			t.Errorf("command against a silent server = %v, want an eas error matching context.DeadlineExceeded", err)
+		}
 	}
 }
 

@@ -54,6 +54,23 @@ func TestGoldenVectors(t *testing.T) {
 	}
 }
 
+// TestPingTokens: the Ping code page is the one issue 7 lists (MS-ASWBXML
+// code page 13), AutdState and MaxFolders included, which no golden vector
+// carries.
+func TestPingTokens(t *testing.T) {
+	for _, tt := range []struct {
+		tag   Tag
+		token byte
+	}{
+		{PingPing, 0x05}, {PingAutdState, 0x06}, {PingStatus, 0x07}, {PingHeartbeatInterval, 0x08},
+		{PingFolders, 0x09}, {PingFolder, 0x0a}, {PingID, 0x0b}, {PingClass, 0x0c}, {PingMaxFolders, 0x0d},
+	} {
+		if tt.tag.Page() != 13 || tt.tag.Token() != tt.token {
+			t.Errorf("%v is page %d token 0x%02x, want page 13 token 0x%02x", tt.tag, tt.tag.Page(), tt.tag.Token(), tt.token)
+		}
+	}
+}
+
 // TestString: readable trees and tag names, numbers for unknown pages.
 func TestString(t *testing.T) {
 	tree, err := Decode(vectors.Bytes(vectors.Status2))
