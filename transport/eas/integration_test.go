@@ -149,8 +149,9 @@ func TestHordeActiveSync(t *testing.T) {
 				err error
 			}
 			first := make(chan result, 1)
+			body := mustMarshal(t, PingRequest{Heartbeat: 10 * time.Second, Folders: folders})
 			go func() {
-				r, err := c.send("Ping", mustMarshalNoT(PingRequest{Heartbeat: 10 * time.Second, Folders: folders}), 20*time.Second)
+				r, err := c.send("Ping", body, 20*time.Second)
 				first <- result{r, err}
 			}()
 			// Horde compares Ping start times in whole seconds: the second
@@ -213,12 +214,4 @@ func TestHordeActiveSync(t *testing.T) {
 			}
 		})
 	})
-}
-
-func mustMarshalNoT(r PingRequest) []byte {
-	b, err := r.MarshalBinary()
-	if err != nil {
-		panic(err)
-	}
-	return b
 }
