@@ -243,7 +243,7 @@ func (c *Client) do(ctx context.Context, cmd string, body []byte) ([]byte, error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, &kindError{msg: fmt.Sprintf("eas: %s: %v", cmd, unwrapURL(err)), kinds: []error{unwrapURL(err)}}
+		return nil, fmt.Errorf("eas: %s: %w", cmd, unwrapURL(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -254,7 +254,7 @@ func (c *Client) do(ctx context.Context, cmd string, body []byte) ([]byte, error
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	switch {
 	case err != nil:
-		return nil, &kindError{msg: fmt.Sprintf("eas: %s: reading the answer: %v", cmd, err), kinds: []error{err}}
+		return nil, fmt.Errorf("eas: %s: reading the answer: %w", cmd, err)
 	case int64(len(answer)) > c.maxBody:
 		return nil, fmt.Errorf("eas: %s answer: %w (more than %d bytes)", cmd, transport.ErrBodyTooLarge, c.maxBody)
 	}

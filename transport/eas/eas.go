@@ -106,5 +106,3 @@ func syncKey(k string) string {
 	}
 	return k
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

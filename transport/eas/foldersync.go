@@ -1,6 +1,8 @@
 package eas
 
 import (
+	"strconv"
+
 	"github.com/pushbeat/pushbeat/transport/eas/internal/wbxml"
 )
 
@@ -55,7 +57,7 @@ func (t FolderType) String() string {
 	if t > 0 && int(t) < len(folderTypeNames) {
 		return folderTypeNames[t]
 	}
-	return "FolderType(" + itoa(int(t)) + ")"
+	return "FolderType(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Class returns the content class to ping the folder with (ClassEmail,

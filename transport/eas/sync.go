@@ -2,6 +2,7 @@ package eas
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/pushbeat/pushbeat/transport/eas/internal/wbxml"
 )
@@ -52,7 +53,7 @@ func (r SyncRequest) MarshalBinary() ([]byte, error) {
 			col.Children = append(col.Children, wbxml.NewElement(wbxml.AirSyncGetChanges))
 		}
 		if c.WindowSize > 0 {
-			col.Children = append(col.Children, wbxml.NewText(wbxml.AirSyncWindowSize, itoa(c.WindowSize)))
+			col.Children = append(col.Children, wbxml.NewText(wbxml.AirSyncWindowSize, strconv.Itoa(c.WindowSize)))
 		}
 		cols.Children = append(cols.Children, col)
 	}
