@@ -55,8 +55,10 @@ const (
 	// Config.Resolution, so the tuner settles just below the network's idle
 	// timeout instead of failing at the same step forever. After
 	// Config.CeilingTTL Expired round trips the ceiling is tested again by
-	// one probe at the ceiling plus Resolution: if it survives, the ceiling
-	// is forgotten; if not, it is trusted for another CeilingTTL.
+	// one probe at the ceiling plus Resolution (reached in raises of at most
+	// Increment): if it survives, the ceiling is forgotten; if not, it is
+	// trusted for another CeilingTTL. Any Expired answer at or above the
+	// ceiling forgets it too.
 	// It is the default.
 	Adaptive Strategy = iota
 	// Classic is the Direct Push algorithm exactly as documented: fixed

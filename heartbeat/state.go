@@ -44,7 +44,6 @@ type networkDoc struct {
 	FloorFails int          `json:"floor_timeouts"`
 	Ceiling    jsonDuration `json:"ceiling"`
 	Stable     int          `json:"stable"`
-	Probing    bool         `json:"probing"`
 }
 
 type jsonDuration time.Duration
@@ -89,7 +88,6 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 			FloorFails: n.floorFails,
 			Ceiling:    jsonDuration(n.ceiling),
 			Stable:     n.stable,
-			Probing:    n.probing,
 		})
 	}
 	used := make(map[string]uint64, len(t.networks))
@@ -209,8 +207,6 @@ func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[
 		case nd.Streak < 0 || nd.Streak > maxCount || nd.FloorFails < 0 || nd.FloorFails > maxCount ||
 			nd.Stable < 0 || nd.Stable > maxCount:
 			return 0, 0, nil, nil, bad("%s: a counter is outside [0, %d]", where, maxCount)
-		case nd.Probing && nd.Ceiling == 0:
-			return 0, 0, nil, nil, bad("%s: probing without a ceiling", where)
 		}
 		networks[nd.ID] = &network{
 			id:         nd.ID,
@@ -223,7 +219,6 @@ func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[
 			floorFails: nd.FloorFails,
 			ceiling:    time.Duration(nd.Ceiling),
 			stable:     nd.Stable,
-			probing:    nd.Probing,
 			used:       uint64(i + 1),
 		}
 	}

@@ -309,6 +309,25 @@ func TestCeilingTTL(t *testing.T) {
 	}
 }
 
+// TestProbeAboveCeiling checks that the H10 probe goes to the ceiling plus
+// Resolution even when Increment makes it take several raises: the raises
+// on the way are below the ceiling, so surviving them proves nothing about
+// it, and a failed probe leaves the ceiling where it was.
+func TestProbeAboveCeiling(t *testing.T) {
+	tr := newTuner(t, heartbeat.Config{Default: 20 * minute, CeilingTTL: 4})
+	runTrace(t, tr, []step{
+		{T, 8 * minute, timedOut},                          // ceiling 20, 12 min above the floor
+		{E, 8 * minute, none}, {E, 13 * minute, confirmed}, // half the gap, at most Increment
+		{E, 13 * minute, none}, {E, 18 * minute, confirmed}, // 4 expiries: on the way to the probe
+		{E, 18 * minute, none}, {E, 20*minute + 30*time.Second, confirmed}, // the probe
+		{T, 18 * minute, reverted},                          // failed: the ceiling stays 20
+		{E, 18 * minute, none}, {E, 19 * minute, confirmed}, // half the way to 20 again
+	})
+	if got := tr.Snapshot().Ceiling; got != 20*minute {
+		t.Fatalf("ceiling after a failed probe = %v, want 20m", got)
+	}
+}
+
 // TestUnworkable covers H9: timeouts at the floor, in a row, make push
 // unworkable; only an Expired answer makes it workable again.
 func TestUnworkable(t *testing.T) {

@@ -153,8 +153,8 @@ type Tuner struct {
 
 // network is the learned state of one network (SPEC H11). Flags that a
 // value already implies are read off it (prev > 0: raised and unproven;
-// floorFails: unworkable) rather than kept beside it, so that the two
-// cannot disagree.
+// floorFails: unworkable; interval > ceiling: probing) rather than kept
+// beside it, so that the two cannot disagree.
 type network struct {
 	id       string
 	interval time.Duration
@@ -173,11 +173,11 @@ type network struct {
 	// floorFails counts successive timeouts at the floor; push is
 	// unworkable once it reaches UnworkableAfter (H9).
 	floorFails int
-	// Adaptive (H10): the lowest interval that failed, the Expired round
-	// trips since, and whether the current raise probes above it.
+	// Adaptive (H10): the lowest interval that failed, above every
+	// interval proven since (zero: none), and the Expired round trips since
+	// it was set.
 	ceiling time.Duration
 	stable  int
-	probing bool
 	used    uint64
 }
 
@@ -315,10 +315,13 @@ func (t *Tuner) expired(n *network) Reason {
 	}
 	n.prev = 0
 	n.confirmed = n.interval
-	if n.probing {
-		// The probe above the ceiling survived: the network changed.
-		n.ceiling, n.stable, n.probing = 0, 0, false
-	} else if n.ceiling > 0 {
+	switch {
+	case n.ceiling > 0 && n.interval >= n.ceiling:
+		// The path survived the interval that failed (a probe above the
+		// ceiling, or an interval the server's range forced): the network
+		// changed, and the ceiling is disproved.
+		n.ceiling, n.stable = 0, 0
+	case n.ceiling > 0:
 		n.stable++
 	}
 	n.streak++
@@ -344,22 +347,16 @@ func (t *Tuner) raise(n *network) Reason {
 		return ReasonNone
 	}
 	step := t.cfg.Increment
-	if n.ceiling > 0 && n.ceiling <= n.interval {
-		// Confirmed at or above the ceiling (the server's range moved the
-		// interval there): the ceiling is disproved.
-		n.ceiling, n.stable = 0, 0
-	}
 	if t.cfg.Strategy == Adaptive && n.ceiling > 0 {
-		if n.stable >= t.cfg.CeilingTTL {
+		gap := n.ceiling - n.interval // positive: expired forgets a lower ceiling
+		switch {
+		case n.stable >= t.cfg.CeilingTTL:
 			// Test the old ceiling: just above it, so that a failed probe
-			// costs little deaf time.
-			n.probing = true
-			step = min(step, n.ceiling+t.cfg.Resolution-n.interval)
-		} else {
-			gap := n.ceiling - n.interval
-			if gap <= t.cfg.Resolution {
-				return ReasonNone // settled just below the ceiling
-			}
+			// costs little deaf time, and by at most Increment per raise.
+			step = min(step, gap+t.cfg.Resolution)
+		case gap <= t.cfg.Resolution:
+			return ReasonNone // settled just below the ceiling
+		default:
 			step = min(step, gap/2)
 		}
 	}
@@ -379,7 +376,7 @@ func (t *Tuner) timedOut(n *network) Reason {
 		if failed > t.lo && (n.ceiling == 0 || failed < n.ceiling) {
 			n.ceiling = failed
 		}
-		n.stable, n.probing = 0, false
+		n.stable = 0
 	}
 	if failed <= t.lo {
 		n.floorFails++
@@ -404,7 +401,7 @@ func (t *Tuner) networkLost(n *network) Reason {
 		n.remembered = n.confirmed
 	}
 	n.interval = t.lo
-	n.prev, n.streak, n.probing = 0, 0, false
+	n.prev, n.streak = 0, 0
 	return ReasonNetworkLost
 }
 
