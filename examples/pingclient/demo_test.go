@@ -169,7 +169,8 @@ func TestDemoInterrupted(t *testing.T) {
 
 // TestStatusLine: on a terminal the status line shows elapsed time,
 // interval (or the ping in flight), pings, timeouts, changes and the
-// backoff phase, and a demo's fits an 80-column terminal (E1).
+// backoff phase, and a demo's fits an 80-column terminal; -duration bounds
+// the run, which would otherwise last the demo's minute (E1).
 func TestStatusLine(t *testing.T) {
 	if isTerminal(&strings.Builder{}) {
 		t.Errorf("a strings.Builder is taken for a terminal")
@@ -179,8 +180,12 @@ func TestStatusLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := newApp(o, &strings.Builder{})
+	start := time.Now()
 	if err := a.run(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("a -duration 300ms run took %v", took)
 	}
 	line := a.statusLine()
 	if !regexp.MustCompile(`^\d:\d\d/0:00 interval 8m +pings 1  timeouts 0  changes 0  backoff none$`).MatchString(line) {

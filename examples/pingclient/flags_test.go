@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
 )
 
@@ -30,12 +32,35 @@ func TestHelp(t *testing.T) {
 	for _, g := range flagGroups {
 		grouped = append(grouped, g.names...)
 	}
+	// entries maps each flag to its entry in the help: "-name arg" and
+	// the explanation on the next line.
+	entries := map[string]string{}
+	for _, e := range strings.Split(out, "\n  -")[1:] {
+		e, _, _ = strings.Cut(e, "\n\n")
+		entries[strings.Fields(e)[0]] = strings.TrimSuffix(e, "\n")
+	}
 	fs.VisitAll(func(f *flag.Flag) {
-		if !strings.Contains(out, "\n  -"+f.Name+" ") && !strings.Contains(out, "\n  -"+f.Name+"\n") {
+		entry, ok := entries[f.Name]
+		if !ok {
 			t.Errorf("-h does not explain -%s", f.Name)
 		}
 		if !slices.Contains(grouped, f.Name) {
 			t.Errorf("-%s is in no group of the help", f.Name)
+		}
+		// A flag whose default is not zero says it; a zero default is
+		// either plain (false, "") or explained ("0 means ...").
+		switch f.DefValue {
+		case "false", "", "0", "0s":
+			if strings.Contains(entry, "(default ") {
+				t.Errorf("-%s shows a zero default: %q", f.Name, entry)
+			}
+			if f.DefValue != "false" && f.DefValue != "" && !strings.Contains(entry, "0 means") {
+				t.Errorf("-%s does not say what 0 means: %q", f.Name, entry)
+			}
+		default:
+			if !strings.HasSuffix(entry, " (default "+defaultText(f)+")") {
+				t.Errorf("-%s does not end with its default %s: %q", f.Name, f.DefValue, entry)
+			}
 		}
 	})
 	for _, want := range []string{
@@ -121,6 +146,24 @@ func TestParse(t *testing.T) {
 		Confirmations: 2, Resolution: 30 * time.Second, CeilingTTL: 50, UnworkableAfter: 3}
 	if o.tuner != want {
 		t.Errorf("tuner %+v want %+v", o.tuner, want)
+	}
+
+	// Every tuner and backoff flag reaches its field (issue 5: flags for
+	// every tuner and backoff parameter).
+	o, err = parse([]string{"-strategy", "classic", "-default", "9m", "-min", "2m", "-max", "1h", "-increment", "3m",
+		"-buffer", "45s", "-confirmations", "4", "-resolution", "20s", "-ceiling-ttl", "7", "-unworkable-after", "5",
+		"-backoff-base", "2m", "-backoff-cap", "3h", "-backoff-schedule", "exponential-jitter"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = heartbeat.Config{Strategy: heartbeat.Classic, Default: 9 * time.Minute, Min: 2 * time.Minute, Max: time.Hour,
+		Increment: 3 * time.Minute, Buffer: 45 * time.Second, Confirmations: 4, Resolution: 20 * time.Second,
+		CeilingTTL: 7, UnworkableAfter: 5}
+	if o.tuner != want {
+		t.Errorf("tuner %+v want %+v", o.tuner, want)
+	}
+	if wantBo := (backoff.Policy{Base: 2 * time.Minute, Cap: 3 * time.Hour, Schedule: backoff.ExponentialJitter}); !reflect.DeepEqual(o.backoff, wantBo) {
+		t.Errorf("backoff %+v want %+v", o.backoff, wantBo)
 	}
 
 	t.Setenv(envEASPassword, "pw")
