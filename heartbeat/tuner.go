@@ -301,10 +301,7 @@ func (t *Tuner) Observe(o Outcome) Change {
 		reason = t.networkLost(n)
 	}
 	// KnownCause (H6) and unknown outcomes change nothing at all.
-	if n.interval == from {
-		reason = ReasonNone
-	}
-	return Change{From: from, To: n.interval, Reason: reason}
+	return t.change(from, reason)
 }
 
 // expired handles a full-interval round trip (H4, H7, H9, H10).
