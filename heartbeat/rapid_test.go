@@ -72,10 +72,12 @@ func apply(tr *heartbeat.Tuner, o op) (heartbeat.Change, error) {
 
 // TestPropertyInvariants checks, over random configurations and random
 // sequences of calls: the interval never leaves the effective bounds (H8);
-// no confirmed raise exceeds Increment (H4); KnownCause is the identity on
-// the whole state (H6); a TimedOut right after a raise returns exactly to
-// the interval before it (H5); Reason is none exactly when the interval
-// stays (H13); Deadline is Interval + Buffer (T2).
+// no confirmed raise exceeds Increment, and an outcome moves the interval
+// up only by such a raise or an H7 restore (H4); KnownCause is the
+// identity on the whole state (H6); a TimedOut right after a raise returns
+// exactly to the interval before it (H5); every change reports the
+// interval before and after it, and Reason is none exactly when the
+// interval stays (H13); Deadline is Interval + Buffer (T2).
 func TestPropertyInvariants(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := genConfig(t)
@@ -87,6 +89,7 @@ func TestPropertyInvariants(t *testing.T) {
 		steps := rapid.IntRange(1, 200).Draw(t, "steps")
 		for i := 0; i < steps; i++ {
 			o := genOp(t, "op")
+			was := tr.Interval()
 			before, _ := tr.MarshalJSON()
 			ch, err := apply(tr, o)
 			after, _ := tr.MarshalJSON()
@@ -108,11 +111,16 @@ func TestPropertyInvariants(t *testing.T) {
 			if s.Deadline != s.Interval+cfg.Buffer || tr.Deadline() != s.Interval+cfg.Buffer {
 				t.Fatalf("step %d: deadline %v, interval %v", i, s.Deadline, s.Interval)
 			}
-			if (ch.Reason == heartbeat.ReasonNone) != (ch.From == ch.To) || ch.To != s.Interval {
-				t.Fatalf("step %d: %+v gave %v with interval %v", i, o, ch, s.Interval)
+			if (ch.Reason == heartbeat.ReasonNone) != (ch.From == ch.To) || ch.From != was || ch.To != s.Interval {
+				t.Fatalf("step %d: %+v at %v gave %v with interval %v", i, o, was, ch, s.Interval)
 			}
 			if ch.Reason == heartbeat.ReasonConfirmed && (ch.To <= ch.From || ch.To-ch.From > cfg.Increment) {
 				t.Fatalf("step %d: raise %v exceeds the increment %v", i, ch, cfg.Increment)
+			}
+			// An outcome moves the interval up only by a raise (at most
+			// Increment, above) or by restoring it after coverage returns.
+			if o.kind == 0 && ch.To > ch.From && ch.Reason != heartbeat.ReasonConfirmed && ch.Reason != heartbeat.ReasonRestored {
+				t.Fatalf("step %d: %v moved the interval up: %v", i, o.outcome, ch)
 			}
 			if o.kind == 0 && o.outcome == heartbeat.KnownCause && string(before) != string(after) {
 				t.Fatalf("step %d: KnownCause changed the state:\n%s\n%s", i, before, after)
