@@ -22,9 +22,8 @@ type app struct {
 	out   *reporter
 	tuner *heartbeat.Tuner
 	loop  *transport.Loop
-	demo  *demo        // demo mode only
-	eas   *easSession  // -eas only
-	hc    *http.Client // -url and -eas only
+	demo  *demo       // demo mode only
+	eas   *easSession // -eas only
 	start time.Time
 	cfg   heartbeat.Config // the tuner's configuration, wall time
 
@@ -130,21 +129,19 @@ func (a *app) newTuner() (*backoff.Controller, error) {
 // the end.
 func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func(), err error) {
 	o := a.o
-	cleanup = func() {}
-	switch o.mode {
-	case demoMode:
+	var hc *http.Client // -url and -eas
+	if o.mode == demoMode {
 		if a.demo, err = startDemo(o); err != nil {
-			return cfg, cleanup, fmt.Errorf("starting the demo server: %w", err)
+			return cfg, func() {}, fmt.Errorf("starting the demo server: %w", err)
 		}
 		cleanup = a.demo.close
 		cfg.Pinger, err = transport.NewHTTPPinger(transport.HTTPConfig{URL: a.demo.url(), Client: a.demo.srv.Client()})
-	case urlMode:
-		a.hc = httpClient(o)
-		cleanup = a.hc.CloseIdleConnections
-		cfg.Pinger, err = urlPinger(o, a.hc)
-	case easMode:
-		a.hc = httpClient(o)
-		cleanup = a.hc.CloseIdleConnections
+	} else {
+		hc = httpClient(o)
+		cleanup = hc.CloseIdleConnections
+		if o.mode == urlMode {
+			cfg.Pinger, err = urlPinger(o, hc)
+		}
 	}
 	if err != nil {
 		return cfg, cleanup, err
@@ -153,7 +150,7 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 	a.loadState()
 	cfg.Folders = o.folders
 	if o.mode == easMode {
-		if a.eas, err = startEAS(ctx, o, a.hc, a.out); err != nil {
+		if a.eas, err = startEAS(ctx, o, hc, a.out); err != nil {
 			if ctx.Err() != nil {
 				err = nil // interrupted: nothing to report
 			}

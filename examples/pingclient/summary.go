@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
 // summary reports how the run went: the interval it settled on (against
@@ -20,15 +22,23 @@ func (a *app) summary() {
 	a.mu.Lock()
 	changes, deaf := a.changes, a.deaf
 	a.mu.Unlock()
+	var maxDelay, meanDelay, ceiling any // null in JSON when unknown or none
+	var stats pingtest.Stats
+	if a.demo != nil {
+		// The demo's server counts the changes it delivered, and their
+		// delays, which a real server does not tell.
+		stats = a.demo.srv.Stats()
+		changes, maxDelay, meanDelay = stats.Deliveries, stats.MaxDelay, stats.MeanDelay
+	}
+	if snap.Tuner.Ceiling > 0 {
+		ceiling = snap.Tuner.Ceiling
+	}
 	fields := []field{{"settled_interval_s", interval}, {"pings", c.Pings}, {"timeouts", c.TimedOut},
-		{"changes", changes}, {"max_delay_s", nil}, {"mean_delay_s", nil},
+		{"changes", changes}, {"max_delay_s", maxDelay}, {"mean_delay_s", meanDelay},
 		{"expired", c.Expired}, {"changed", c.Changed}, {"out_of_bounds", c.OutOfBounds}, {"closed", c.Closed},
 		{"network_lost", c.NetworkLost}, {"errors", c.Errors}, {"syncs", c.Syncs}, {"sync_errors", c.SyncErrors},
-		{"ceiling_s", nil}, {"workable", snap.Tuner.Workable}, {"backoff_phase", snap.Backoff.Phase.String()},
+		{"ceiling_s", ceiling}, {"workable", snap.Tuner.Workable}, {"backoff_phase", snap.Backoff.Phase.String()},
 		{"duration_s", ran}, {"scale", a.o.scale}}
-	if snap.Tuner.Ceiling > 0 {
-		fields[14].val = snap.Tuner.Ceiling
-	}
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSummary after %s", fmtDur(ran.Round(100*time.Millisecond)))
@@ -71,24 +81,20 @@ func (a *app) summary() {
 	line("timeouts", "%s", timeouts)
 
 	if a.demo != nil {
-		s := a.demo.srv.Stats()
-		changes = s.Deliveries
-		fields[3].val = changes
-		fields[4].val, fields[5].val = s.MaxDelay, s.MeanDelay // null when unknown (a real server)
 		mails := a.demo.mailCount()
 		n := fmt.Sprintf("%d changes delivered for %d mails", changes, mails)
-		if s.Pending > 0 {
-			n += fmt.Sprintf(" (%d still waiting at the end)", s.Pending)
+		if stats.Pending > 0 {
+			n += fmt.Sprintf(" (%d still waiting at the end)", stats.Pending)
 		}
 		switch {
 		case changes == 0:
-		case a.out.scaled(s.MaxDelay) < time.Second:
-			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", fmtDur(s.MaxDelay))
+		case a.out.scaled(stats.MaxDelay) < time.Second:
+			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", fmtDur(stats.MaxDelay))
 		default:
-			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(s.MaxDelay), fmtDur(s.MaxDelay), a.short(s.MeanDelay))
+			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(stats.MaxDelay), fmtDur(stats.MaxDelay), a.short(stats.MeanDelay))
 		}
 		line("notifications", "%s", n)
-		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mails", mails}, field{"pending", s.Pending},
+		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mails", mails}, field{"pending", stats.Pending},
 			field{"deaf_s", deaf})
 	} else {
 		line("notifications", "%d changed folders reported", changes)
