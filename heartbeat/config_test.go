@@ -2,6 +2,7 @@ package heartbeat_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,22 @@ func TestDefaults(t *testing.T) {
 	tr.Observe(heartbeat.TimedOut)
 	if tr.Workable() {
 		t.Fatal("workable after 3 floor timeouts")
+	}
+	// MaxNetworks 16: the 17th network forgets the least recently used.
+	tr = newTuner(t, heartbeat.Config{})
+	tr.Observe(heartbeat.Expired)
+	tr.Observe(heartbeat.Expired) // 13 min on ""
+	for i := 1; i <= 15; i++ {
+		tr.SwitchNetwork(fmt.Sprint("net", i))
+	}
+	if ch := tr.SwitchNetwork(""); ch.To != 13*time.Minute {
+		t.Fatalf("16 networks: the first was forgotten: %v", ch)
+	}
+	for i := 1; i <= 16; i++ {
+		tr.SwitchNetwork(fmt.Sprint("other", i))
+	}
+	if ch := tr.SwitchNetwork(""); ch.To != 8*time.Minute {
+		t.Fatalf("after 16 newer networks the first should be forgotten: %v", ch)
 	}
 }
 
@@ -95,6 +112,8 @@ func TestValidation(t *testing.T) {
 	}
 }
 
+// TestStrings checks the typed enums' names (H3 outcomes, H13 reasons,
+// H10 strategies) and ParseStrategy.
 func TestStrings(t *testing.T) {
 	for v, want := range map[interface{ String() string }]string{
 		heartbeat.Expired:             "expired",

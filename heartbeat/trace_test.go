@@ -512,6 +512,8 @@ func TestMaxNetworks(t *testing.T) {
 	}
 }
 
+// TestUnknownOutcomeChangesNothing: an Outcome outside H3's five changes
+// nothing, as Observe documents.
 func TestUnknownOutcomeChangesNothing(t *testing.T) {
 	tr := newTuner(t, heartbeat.Config{})
 	before, _ := tr.MarshalJSON()
@@ -526,6 +528,37 @@ func TestUnknownOutcomeChangesNothing(t *testing.T) {
 	}
 }
 
+// TestNewNetworkStartsAtDefault checks SPEC H11's "starts from Default on
+// a new one": Default, not Min, and within the server's range (H8).
+func TestNewNetworkStartsAtDefault(t *testing.T) {
+	tr := newTuner(t, heartbeat.Config{Default: 13 * minute})
+	tr.Observe(T) // the first network drops to Min
+	if ch := tr.SwitchNetwork("wifi:Home"); ch.To != 13*minute {
+		t.Fatalf("a new network: %v, want Default 13m", ch)
+	}
+	if _, err := tr.SetServerBounds(0, 10*minute); err != nil {
+		t.Fatal(err)
+	}
+	if ch := tr.SwitchNetwork("cell:310-260"); ch.To != 10*minute {
+		t.Fatalf("a new network under a 10m server maximum: %v, want 10m", ch)
+	}
+}
+
+// TestSeedWorkedExample: the seed's 15-minute heartbeat is given up at 16
+// minutes (the interval plus the 1-minute buffer, SPEC T2), and since it
+// was not just raised it drops to the 8-minute minimum (H5).
+func TestSeedWorkedExample(t *testing.T) {
+	tr := newTuner(t, heartbeat.Config{Default: 15 * minute})
+	if d := tr.Deadline(); d != 16*minute {
+		t.Fatalf("Deadline() = %v, want 16m", d)
+	}
+	if ch := tr.Observe(T); ch != (heartbeat.Change{From: 15 * minute, To: 8 * minute, Reason: timedOut}) {
+		t.Fatalf("Observe(TimedOut) = %v, want 15m0s -> 8m0s (timed-out)", ch)
+	}
+}
+
+// TestMaxNetworksOne checks that with MaxNetworks 1 the network being left
+// is forgotten (H11).
 func TestMaxNetworksOne(t *testing.T) {
 	tr := newTuner(t, heartbeat.Config{MaxNetworks: 1})
 	tr.Observe(E)
