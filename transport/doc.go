@@ -39,12 +39,15 @@
 // excludes the device's, the loop syncs every SyncInterval and probes push
 // every ProbeInterval until a probe succeeds.
 //
-// Some rules keep a misbehaving server from making the loop spin: an
-// "expired" answer long before the heartbeat proves nothing to the tuner,
-// and three in a row count as a failure for the backoff rules; so do
-// connections that close right after each ping, syncs that keep failing,
-// and a server that keeps refusing heartbeats inside the range it stated.
-// Three pings in a row that fail at once (refused, garbage, closed on
-// arrival) make push unavailable even when the syncs between them succeed
-// (ErrPushFailing): the loop then syncs on its schedule and probes.
+// One rule keeps a misbehaving server from making the loop spin. A ping
+// that ends within a quarter of its heartbeat without proving anything is
+// futile: refused, garbage, closed on arrival, "no changes" answered at
+// once, an out-of-bounds answer that does not settle. (Changes, timeouts,
+// and server errors, which the backoff rules pace, are never futile.) Three
+// futile pings in a row make push unavailable (ErrPushFailing), even when
+// the syncs between them succeed: the loop syncs on its schedule and probes
+// push, and the backoff controller, which would stop the syncs too, stays
+// out of it. An "expired" answer that comes before 90% of the heartbeat
+// proves nothing to the tuner either way. A failed sync always counts as a
+// failure for the backoff rules.
 package transport

@@ -30,27 +30,19 @@ var (
 	// ErrLoopRunning is returned by Run when the loop is already running.
 	ErrLoopRunning = errors.New("transport: loop already running")
 	// ErrPushFailing is wrapped by the Err of a PushUnavailable event when
-	// pings keep failing at once (garbage answers, refused connections)
-	// while syncs may succeed: the loop then syncs on a schedule and probes
-	// push, instead of pinging without pause.
+	// pings keep ending at once without proving anything (refused
+	// connections, garbage, connections closed on arrival, "no changes"
+	// answered at once, out-of-bounds answers that never settle): the loop
+	// then syncs on a schedule and probes push, instead of pinging without
+	// pause.
 	ErrPushFailing = errors.New("transport: pings keep failing")
 	// ErrPushUnworkable is the Err of a PushUnavailable event when the tuner
 	// reports push unworkable (SPEC H9): the network drops idle connections
 	// sooner than the shortest heartbeat the device and server allow.
 	ErrPushUnworkable = errors.New("transport: push unworkable: idle connections die sooner than the shortest allowed heartbeat")
-	// errEarlyAnswers is observed by the backoff controller when the server
-	// keeps answering "no changes" long before the heartbeat ends, which
-	// would otherwise make the loop ping without pause.
-	errEarlyAnswers = errors.New("transport: server answers pings long before the heartbeat")
-	// errFastCloses is observed by the backoff controller when connections
-	// keep closing right after the ping is sent.
-	errFastCloses = errors.New("transport: connections close right after each ping")
-	// errBoundsLoop is observed when the server keeps refusing heartbeats
-	// inside the range it stated.
-	errBoundsLoop = errors.New("transport: server keeps refusing the heartbeat")
-	// errSyncFailing is observed when the application's sync keeps failing
-	// with errors the backoff rules do not count.
-	errSyncFailing = errors.New("transport: sync keeps failing")
+	// errSyncFailed is what the backoff controller observes for a failed
+	// sync that carries no server answer of its own to classify.
+	errSyncFailed = errors.New("transport: sync failed")
 )
 
 // SyncFunc syncs folders for the application: nil folders means all of
@@ -194,21 +186,17 @@ type Loop struct {
 	counts      Counts
 	last        time.Time
 	min, max    time.Duration // learned server range
-	boundErr    error         // the range excludes the device's (ErrPushUnavailable)
 	unavailable bool          // PushUnavailable was announced, PushAvailable not yet
 
 	// Owned by the goroutine in Run.
-	syncAll      bool                // a heartbeat failure asks for a full sync
-	pending      map[string]struct{} // changed folders whose sync failed
-	inBackoff    bool
-	nextSync     time.Time
-	nextProbe    time.Time
-	lastClose    closeInfo
-	fastCloses   int
-	early        int
-	refusals     int
-	syncFailures int
-	failing      int // pings in a row that failed at once
+	syncAll   bool                // a heartbeat failure asks for a full sync
+	pending   map[string]struct{} // changed folders whose sync failed
+	inBackoff bool
+	nextSync  time.Time
+	nextProbe time.Time
+	lastClose closeInfo
+	boundErr  error // the server's range excludes the device's (ErrPushUnavailable)
+	futile    int   // futile pings in a row (atOnce)
 }
 
 type closeInfo struct {
@@ -364,17 +352,41 @@ func (l *Loop) tune(o heartbeat.Outcome) {
 }
 
 func (l *Loop) pushAvailable() bool {
-	l.mu.Lock()
-	bounded := l.boundErr != nil
-	l.mu.Unlock()
-	return !bounded && l.failing < maxFailingPings && l.tuner.Workable()
+	return l.boundErr == nil && l.futile < maxFutilePings && l.tuner.Workable()
 }
 
-// maxFailingPings is how many pings in a row may fail at once (network
-// loss, garbage, connections closed on arrival) before the loop stops
-// trusting push: a sync that keeps succeeding in between would otherwise
-// reset the backoff rules and let it ping without pause.
-const maxFailingPings = 3
+// maxFutilePings is how many futile pings in a row (see atOnce) the
+// loop sends before it stops trusting push and falls back to scheduled sync,
+// the same fallback as for an unworkable tuner (SPEC H9). Pacing them with
+// the backoff rules instead would not do: a sync that succeeds in between
+// resets them, and a synthetic failure would stop every request of the
+// account, syncs included, for up to the backoff's cap.
+const maxFutilePings = 3
+
+// atOnce reports whether a ping ended so soon, within a quarter of its
+// heartbeat, that pinging again at once could spin. Such a ping is futile
+// unless it delivered changes or ran into a timeout or a server error,
+// which the tuner and the backoff rules pace.
+func atOnce(req Request, elapsed time.Duration) bool {
+	return elapsed < req.Heartbeat/4
+}
+
+// futilePing counts a futile ping; maxFutilePings in a row make push
+// unavailable, with last, what the last one ended with, as the cause.
+func (l *Loop) futilePing(last error) {
+	l.futile++
+	if l.futile >= maxFutilePings {
+		l.checkAvailability(fmt.Errorf("%w: %d pings in a row ended at once, the last with: %w", ErrPushFailing, l.futile, last))
+	}
+}
+
+// usefulPing ends a streak of futile pings.
+func (l *Loop) usefulPing() {
+	if l.futile > 0 {
+		l.futile = 0
+		l.checkAvailability(nil)
+	}
+}
 
 // checkAvailability announces push becoming unavailable or available, and
 // sets up the schedule of the unavailable mode.
@@ -414,49 +426,44 @@ func (l *Loop) ping(ctx context.Context) error {
 		return l.failed(req, err)
 	}
 	l.emit(Event{Kind: PingAnswered, Status: res.Status, Folders: res.Folders, Elapsed: res.Elapsed})
-	l.lastClose, l.fastCloses = closeInfo{}, 0
-	if l.failing >= maxFailingPings {
-		l.failing = 0
-		defer l.checkAvailability(nil)
-	}
-	l.failing = 0
+	l.lastClose = closeInfo{}
 	if res.Status != OutOfBounds {
-		l.refusals = 0
 		l.clearBoundError()
 	}
+	proved := false // the answer says something about idle time or mail
 	switch res.Status {
 	case Expired:
 		// An expiry proves idle time only if the server held the ping for
-		// (nearly) the whole heartbeat; one that comes early proves nothing,
-		// and a server that keeps doing it must not make the loop spin.
-		if res.Elapsed >= req.Heartbeat*9/10 {
-			l.early = 0
-			l.observe(res.Response, nil)
+		// (nearly) the whole heartbeat; one that comes early proves nothing.
+		l.observe(res.Response, nil)
+		if proved = res.Elapsed >= req.Heartbeat*9/10; proved {
 			l.tune(heartbeat.Expired)
-			return nil
-		}
-		l.tune(heartbeat.KnownCause)
-		if l.early++; l.early >= 3 {
-			l.observe(res.Response, errEarlyAnswers)
 		} else {
-			l.observe(res.Response, nil)
+			l.tune(heartbeat.KnownCause)
 		}
 	case Changed:
-		l.early = 0
+		proved = true
 		l.observe(res.Response, nil)
 		l.tune(heartbeat.Changed)
-		if err := l.sync(ctx, res.Folders); err != nil {
-			for _, f := range res.Folders {
-				l.pending[f] = struct{}{}
-			}
-			return fatalOrCtx(ctx, err)
-		}
 	case OutOfBounds:
 		l.observe(res.Response, nil)
 		l.serverBounds(req.Heartbeat, res.Limit)
 	default:
 		l.tune(heartbeat.KnownCause)
 		l.observe(nil, fmt.Errorf("%w: pinger returned status %v", ErrProtocol, res.Status))
+	}
+	if !proved && atOnce(req, res.Elapsed) {
+		l.futilePing(fmt.Errorf("answered %v after %v", res.Status, res.Elapsed.Round(time.Millisecond)))
+	} else {
+		l.usefulPing()
+	}
+	if res.Status == Changed {
+		if err := l.sync(ctx, res.Folders); err != nil {
+			for _, f := range res.Folders {
+				l.pending[f] = struct{}{}
+			}
+			return fatalOrCtx(ctx, err)
+		}
 	}
 	return ctx.Err()
 }
@@ -471,14 +478,15 @@ func (l *Loop) failed(req Request, err error) error {
 	}
 	l.emit(Event{Kind: PingFailed, Err: err, Elapsed: elapsed})
 	if !errors.Is(err, ErrClosed) {
-		l.lastClose, l.fastCloses = closeInfo{}, 0
+		l.lastClose = closeInfo{}
 	}
+	paced := false // the tuner (H5, H9) or the backoff rules (B2) pace it
 	switch {
 	case errors.Is(err, ErrTimedOut), errors.Is(err, ErrProxyTimeout):
 		l.tune(heartbeat.TimedOut)
-		l.syncAll = true
+		l.syncAll, paced = true, true
 	case errors.Is(err, ErrClosed):
-		l.closed(req, elapsed, err)
+		l.closed(req, elapsed)
 	case errors.Is(err, ErrNetworkLost):
 		l.tune(heartbeat.NetworkLost)
 		l.syncAll = true
@@ -490,22 +498,18 @@ func (l *Loop) failed(req Request, err error) error {
 	case errors.Is(err, ErrServer):
 		l.tune(heartbeat.KnownCause)
 		l.observe(resp, nil)
-		l.syncAll = true
+		l.syncAll, paced = true, true
 	default: // ErrProtocol and anything a custom Pinger returns
 		l.tune(heartbeat.KnownCause)
 		l.observe(nil, err)
 		l.syncAll = true
 	}
-	// Pings that fail at once prove the ping itself is broken, whatever
-	// the syncs in between say; those that end at the deadline or on a
-	// proxy's idle timeout cannot spin, and server errors are paced by
-	// the backoff rules.
-	instant := !errors.Is(err, ErrTimedOut) && !errors.Is(err, ErrProxyTimeout) && !errors.Is(err, ErrServer) &&
-		(!errors.Is(err, ErrClosed) || elapsed < req.Heartbeat/4)
-	if !instant {
-		l.failing = 0
-	} else if l.failing++; l.failing >= maxFailingPings {
-		l.checkAvailability(fmt.Errorf("%w: %d pings in a row failed at once, the last with: %w", ErrPushFailing, l.failing, err))
+	// A ping that fails at once proves the ping itself is broken, whatever
+	// the syncs in between say.
+	if !paced && atOnce(req, elapsed) {
+		l.futilePing(err)
+	} else {
+		l.usefulPing()
 	}
 	return nil
 }
@@ -514,23 +518,15 @@ func (l *Loop) failed(req Request, err error) error {
 // reconnect at once. One early close proves nothing about idle timeouts;
 // a second at the same interval after about the same idle time does (a
 // middlebox that resets idle connections instead of dropping them).
-// Connections that keep closing right after the ping is sent are a
-// failure for the backoff rules, so the loop cannot spin.
-func (l *Loop) closed(req Request, elapsed time.Duration, err error) {
+// Closes that come at once are futile pings, not idle timeouts.
+func (l *Loop) closed(req Request, elapsed time.Duration) {
 	prev := l.lastClose
 	l.lastClose = closeInfo{interval: req.Heartbeat, elapsed: elapsed, ok: true}
-	if prev.ok && prev.interval == req.Heartbeat && similar(prev.elapsed, elapsed) && elapsed >= req.Heartbeat/4 {
+	if prev.ok && prev.interval == req.Heartbeat && similar(prev.elapsed, elapsed) && !atOnce(req, elapsed) {
 		l.lastClose = closeInfo{}
 		l.tune(heartbeat.TimedOut)
 	} else {
 		l.tune(heartbeat.KnownCause)
-	}
-	if elapsed < req.Heartbeat/4 {
-		if l.fastCloses++; l.fastCloses >= 3 {
-			l.observe(nil, fmt.Errorf("%w: %w", errFastCloses, err))
-		}
-	} else {
-		l.fastCloses = 0
 	}
 }
 
@@ -545,6 +541,8 @@ func similar(a, b time.Duration) bool {
 
 // serverBounds records an out-of-bounds answer (SPEC H8, T6): a limit above
 // the requested heartbeat is the server's minimum, one below its maximum.
+// A server that keeps refusing heartbeats inside the range it stated
+// answers futile pings.
 func (l *Loop) serverBounds(requested, limit time.Duration) {
 	l.mu.Lock()
 	lo, hi := l.min, l.max
@@ -560,21 +558,16 @@ func (l *Loop) serverBounds(requested, limit time.Duration) {
 		if lo > hi {
 			lo = 0
 		}
-	}
-	l.refusals++
-	if limit == requested || l.refusals > 3 {
-		// The server refuses a heartbeat inside the range it stated.
-		l.tune(heartbeat.KnownCause)
-		l.observe(nil, fmt.Errorf("%w: %v refused with limit %v", errBoundsLoop, requested, limit))
-		return
+	default:
+		return // refusing the very heartbeat it names says nothing
 	}
 	ch, err := l.tuner.SetServerBounds(lo, hi)
 	l.mu.Lock()
 	l.min, l.max = lo, hi
+	l.mu.Unlock()
 	if err != nil {
 		l.boundErr = err
 	}
-	l.mu.Unlock()
 	l.emit(Event{Kind: ServerBounds, ServerMin: lo, ServerMax: hi})
 	if ch.Reason != heartbeat.ReasonNone {
 		l.emit(Event{Kind: IntervalChanged, Change: ch})
@@ -585,15 +578,14 @@ func (l *Loop) serverBounds(requested, limit time.Duration) {
 // clearBoundError forgets that the server's range excluded the device's:
 // the server has just accepted a heartbeat.
 func (l *Loop) clearBoundError() {
+	if l.boundErr == nil {
+		return
+	}
+	l.boundErr = nil
 	l.mu.Lock()
-	cleared := l.boundErr != nil
-	if cleared {
-		l.boundErr, l.min, l.max = nil, 0, 0
-	}
+	l.min, l.max = 0, 0
 	l.mu.Unlock()
-	if cleared {
-		l.checkAvailability(nil)
-	}
+	l.checkAvailability(nil)
 }
 
 // recover syncs after a heartbeat failure or a failed sync.
@@ -608,21 +600,16 @@ func (l *Loop) recover(ctx context.Context) error {
 		slices.Sort(folders)
 	}
 	if err := l.sync(ctx, folders); err != nil {
-		// A sync that keeps failing without the backoff rules making the
-		// loop wait (an error they do not count) must not spin.
-		if l.syncFailures++; l.syncFailures >= 3 && l.bo.Allow() == nil {
-			l.observe(nil, fmt.Errorf("%w: %w", errSyncFailing, err))
-		}
 		return fatalOrCtx(ctx, err)
 	}
-	l.syncFailures = 0
 	l.syncAll = false
 	clear(l.pending)
 	return nil
 }
 
 // sync runs the application's sync and tells the backoff controller how it
-// went.
+// went: a failed sync is always a failed attempt for the backoff rules (SPEC
+// T4), so that a sync that keeps failing cannot spin.
 func (l *Loop) sync(ctx context.Context, folders []string) error {
 	if l.cfg.Sync == nil {
 		return nil
@@ -639,14 +626,22 @@ func (l *Loop) sync(ctx context.Context, folders []string) error {
 	if ctx.Err() != nil {
 		return err
 	}
-	var re *ResponseError
-	if errors.As(err, &re) && re.Response != nil {
-		l.observe(re.Response, nil)
-		if code := re.Response.StatusCode; code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests {
-			err = fmt.Errorf("%w: %w", errRefused, err)
-		}
-	} else {
-		l.observe(nil, err)
+	var resp *http.Response
+	if re := (*ResponseError)(nil); errors.As(err, &re) {
+		resp = re.Response
+	}
+	switch code := statusOf(resp); {
+	case code >= 500 || code == http.StatusTooManyRequests:
+		l.observe(resp, nil) // server trouble, 503 + Retry-After (B1, B2)
+	case code >= 400 && code != http.StatusRequestTimeout:
+		l.observe(resp, nil) // its headers still count (B5); Run ends
+		err = fmt.Errorf("%w: %w", errRefused, err)
+	default:
+		// No answer, a 408, or a failure the answer's status does not show:
+		// a network error for the backoff rules (B3), even when it wraps
+		// context.Canceled from a context of the application's own (the
+		// loop's is still running).
+		l.observe(resp, errSyncFailed)
 	}
 	l.emit(Event{Kind: SyncFailed, Folders: folders, Elapsed: elapsed, Err: err})
 	return err
@@ -689,6 +684,13 @@ func (l *Loop) scheduled(ctx context.Context) error {
 		return fatalOrCtx(ctx, err)
 	}
 	return nil
+}
+
+func statusOf(resp *http.Response) int {
+	if resp == nil {
+		return 0
+	}
+	return resp.StatusCode
 }
 
 // errRefused marks a sync the server refused outright (4xx other than 408

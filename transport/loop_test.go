@@ -215,6 +215,35 @@ func minutes(ds []time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
+// checkFutile asserts the rule for futile pings (pings that end at once and
+// prove nothing): the first three go out at once, then push is unavailable
+// with an error wrapping ErrPushFailing and each of also, and every later
+// ping up to the n-th is a probe, at least probe after the one before.
+func (h *harness) checkFutile(n int, probe time.Duration, also ...error) {
+	h.t.Helper()
+	times := h.pinger.times
+	if len(times) < n {
+		h.t.Fatalf("%d pings, want at least %d", len(times), n)
+	}
+	if gap := times[2].Sub(times[0]); gap > time.Second {
+		h.t.Fatalf("first 3 pings spread over %v, want at once", gap)
+	}
+	for i := 3; i < n; i++ {
+		if gap := times[i].Sub(times[i-1]); gap < probe {
+			h.t.Fatalf("ping %d came %v after the one before, want the %v probe interval", i+1, gap, probe)
+		}
+	}
+	un := h.events.find(transport.PushUnavailable)
+	if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) {
+		h.t.Fatalf("push-unavailable events %+v, want one with ErrPushFailing", un)
+	}
+	for _, err := range also {
+		if !errors.Is(un[0].Err, err) {
+			h.t.Fatalf("push unavailable with %v, want it to match %v", un[0].Err, err)
+		}
+	}
+}
+
 // TestLoopCycle checks the Direct Push cycle (SPEC T4): expiries climb the
 // interval, changes are synced folder by folder and pinging resumes at
 // once.
@@ -273,9 +302,26 @@ func TestLoopHeartbeatFailure(t *testing.T) {
 }
 
 // TestLoopSyncFailureBacksOff: when the sync after a heartbeat failure
-// fails, the backoff rules apply (SPEC T4, B3): the first network error is
-// retried at once, the second waits 15 to 30 minutes.
+// fails, the backoff rules apply (SPEC T4, B3): the first failure is
+// retried at once, the second waits 30 to 60 minutes (B4). That holds for
+// every failed sync, also for those the controller would not count by
+// itself (a 408, a failure whose answer says 200, the cancellation of a
+// context of the application's own): otherwise they would spin.
 func TestLoopSyncFailureBacksOff(t *testing.T) {
+	answer := func(code int) error {
+		return &transport.ResponseError{Response: &http.Response{StatusCode: code, Header: http.Header{}}}
+	}
+	for _, fail := range []error{
+		fmt.Errorf("sync: %w", syscall.ECONNREFUSED),
+		answer(http.StatusRequestTimeout),
+		answer(http.StatusOK),
+		fmt.Errorf("sync: %w", context.Canceled),
+	} {
+		t.Run(fail.Error(), func(t *testing.T) { testSyncFailureBacksOff(t, fail) })
+	}
+}
+
+func testSyncFailureBacksOff(t *testing.T, fail error) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		var calls []time.Time
@@ -284,7 +330,7 @@ func TestLoopSyncFailureBacksOff(t *testing.T) {
 			defer mu.Unlock()
 			calls = append(calls, time.Now())
 			if len(calls) <= 2 {
-				return fmt.Errorf("sync: %w", syscall.ECONNREFUSED)
+				return fail
 			}
 			return nil
 		}
@@ -401,18 +447,7 @@ func TestLoopResets(t *testing.T) {
 		h.stop()
 		// Closes 1 and 2 reconnect at once; after the third push is
 		// unavailable and every later ping is an hourly probe.
-		if gap := h.pinger.times[2].Sub(h.pinger.times[0]); gap > time.Second {
-			t.Fatalf("first 3 pings spread over %v, want at once", gap)
-		}
-		for i := 3; i < len(h.pinger.times); i++ {
-			if gap := h.pinger.times[i].Sub(h.pinger.times[i-1]); gap < time.Hour {
-				t.Fatalf("ping %d came %v after the one before, want the 1h probe interval", i+1, gap)
-			}
-		}
-		un := h.events.find(transport.PushUnavailable)
-		if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) || !errors.Is(un[0].Err, transport.ErrClosed) {
-			t.Fatalf("push-unavailable events %+v", un)
-		}
+		h.checkFutile(len(h.pinger.times), time.Hour, transport.ErrClosed)
 	})
 }
 
@@ -465,6 +500,39 @@ func TestLoopServerBounds(t *testing.T) {
 			t.Fatalf("%d scheduled syncs in two hours, want 8 or 9", n)
 		}
 	})
+}
+
+// TestLoopBoundsLoop: a server whose out-of-bounds answers never settle
+// (refusing the heartbeat it names itself, or a minimum and a maximum that
+// contradict each other) does not make the loop spin: after three such
+// answers in a row push is unavailable (ErrPushFailing) and probed hourly
+// (SPEC H8, T6).
+func TestLoopBoundsLoop(t *testing.T) {
+	oob := func(limit time.Duration) step {
+		return step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.OutOfBounds, Limit: limit}}
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"the requested heartbeat", []step{oob(8 * time.Minute), oob(8 * time.Minute), oob(8 * time.Minute), oob(8 * time.Minute)}},
+		{"contradicting limits", []step{oob(10 * time.Minute), oob(9 * time.Minute), oob(10 * time.Minute), oob(9 * time.Minute)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := startLoop(t, tc.steps, nil, nil)
+				advance(24 * time.Hour)
+				h.stop()
+				if n := len(h.pinger.times); n != 5 {
+					t.Fatalf("%d pings, want the 4 scripted and a 5th that blocks", n)
+				}
+				h.checkFutile(5, transport.DefaultProbeInterval)
+				if iv := h.loop.Tuner().Interval(); iv < 8*time.Minute || iv > 10*time.Minute {
+					t.Fatalf("interval %v", iv)
+				}
+			})
+		})
+	}
 }
 
 // TestLoopUnworkable: timeouts at the floor make push unworkable (SPEC H9):
@@ -524,23 +592,53 @@ func TestLoopRejected(t *testing.T) {
 }
 
 // TestLoopEarlyAnswers: a server that answers "no changes" at once does not
-// teach the tuner anything and does not make the loop spin.
+// teach the tuner anything (H4) and does not make the loop spin: after
+// three such answers push is unavailable (ErrPushFailing), the loop syncs
+// on its schedule and probes push every ProbeInterval. The backoff rules,
+// which would stop the syncs too, stay out of it.
 func TestLoopEarlyAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		early := step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.Expired}}
 		h := startLoop(t, []step{early, early, early, early, early, early}, nil, nil)
 		advance(24 * time.Hour)
 		h.stop()
-		// The third early answer is the backoff's first network error,
-		// retried at once; the fourth waits.
 		if n := len(h.pinger.times); n != 7 {
 			t.Fatalf("%d pings, want the 6 scripted and a 7th that blocks", n)
 		}
-		if gap := h.pinger.times[4].Sub(h.pinger.times[3]); gap < 15*time.Minute {
-			t.Fatalf("5th ping %v after the 4th, want a backoff", gap)
+		h.checkFutile(7, transport.DefaultProbeInterval)
+		// Scheduled syncs every 15 minutes from the third answer to the
+		// 7th ping, four hours later, which blocks.
+		if n := len(h.syncCalls()); n < 16 || n > 17 {
+			t.Fatalf("%d scheduled syncs in four hours, want 16 or 17", n)
+		}
+		if n := len(h.events.find(transport.BackoffEntered)); n != 0 {
+			t.Fatalf("early answers caused %d backoffs", n)
 		}
 		if iv := h.loop.Tuner().Interval(); iv != 8*time.Minute {
 			t.Fatalf("early answers moved the interval to %v", iv)
+		}
+	})
+}
+
+// TestLoopHalfwayAnswers: "no changes" after half the heartbeat proves no
+// idle time either (H4), but it is no spin: the loop pings again at once,
+// push stays available and nothing backs off.
+func TestLoopHalfwayAnswers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		half := step{took: 4 * time.Minute, res: transport.Result{Status: transport.Expired}}
+		h := startLoop(t, []step{half, half, half, half, half}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 8m0s 8m0s 8m0s 8m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		for i := 1; i < len(h.pinger.times); i++ {
+			if gap := h.pinger.times[i].Sub(h.pinger.times[i-1]); gap != 4*time.Minute {
+				t.Fatalf("ping %d came %v after the one before, want 4m: at once after the answer", i+1, gap)
+			}
+		}
+		if n := len(h.events.find(transport.PushUnavailable)) + len(h.events.find(transport.BackoffEntered)); n != 0 {
+			t.Fatalf("%d push-unavailable and backoff events", n)
 		}
 	})
 }
@@ -637,21 +735,15 @@ func TestLoopFailingPings(t *testing.T) {
 		if n := len(h.pinger.times); n != 3 {
 			t.Fatalf("%d pings in the first minute, want 3 then scheduled sync", n)
 		}
-		un := h.events.find(transport.PushUnavailable)
-		if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) || !errors.Is(un[0].Err, transport.ErrProtocol) {
-			t.Fatalf("push-unavailable events %+v", un)
-		}
 		if s := h.loop.Snapshot(); s.PushAvailable || s.State != transport.Scheduled {
 			t.Fatalf("snapshot while pings keep failing: push available %v, state %v; want false, scheduled", s.PushAvailable, s.State)
 		}
 		advance(2 * time.Hour)
 		h.stop()
 		// Probes at 30 min (garbage again) and 60 min (expired): push is back.
+		h.checkFutile(5, 30*time.Minute, transport.ErrProtocol)
 		if n := len(h.events.find(transport.PushAvailable)); n != 1 {
 			t.Fatalf("%d push-available events", n)
-		}
-		if gap := h.pinger.times[3].Sub(h.pinger.times[2]); gap < 30*time.Minute {
-			t.Fatalf("first probe %v after the third failure, want the 30m probe interval", gap)
 		}
 	})
 }
