@@ -61,7 +61,7 @@
 // has said:
 //
 //   - "adaptive" and "classic": heartbeat.Tuner with that heartbeat.Strategy
-//     (Tuner adapts any other Config).
+//     and the scenario's device range and buffer.
 //   - "aosp": the AOSP Exchange client's rule, as in EasPing.java of
 //     packages/apps/Exchange (read in the CyanogenMod mirror): heartbeat
 //     from 8 to 28 min starting at 8, plus 5 min

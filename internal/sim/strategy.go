@@ -75,7 +75,7 @@ func NewStrategy(name string, sc Scenario) (Strategy, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Tuner(name, t), nil
+		return &tuner{name: name, t: t}, nil
 	case StrategyAOSP:
 		return &aosp{moving{deviceRange: r, iv: r.lo}}, nil
 	case StrategyMicroG:
@@ -94,13 +94,8 @@ func NewStrategy(name string, sc Scenario) (Strategy, error) {
 	return nil, fmt.Errorf("%w: unknown strategy %q (want one of %v)", ErrInvalidScenario, name, StrategyNames())
 }
 
-// Tuner adapts a heartbeat.Tuner to Strategy under the given name, e.g. to
-// simulate a Config other than the defaults. The simulator never calls
+// tuner is a heartbeat.Tuner as a Strategy. The simulator never calls
 // SwitchNetwork, and never reports KnownCause or NetworkLost.
-func Tuner(name string, t *heartbeat.Tuner) Strategy {
-	return &tuner{name: name, t: t}
-}
-
 type tuner struct {
 	name string
 	t    *heartbeat.Tuner
