@@ -19,6 +19,7 @@ import (
 	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
+	"github.com/pushbeat/pushbeat/transport/eas/internal/wbxml"
 )
 
 // newLoopbackServer starts an httptest server on 127.0.0.1, closed when the
@@ -174,10 +175,15 @@ func TestClientCycle(t *testing.T) {
 }
 
 // syncBody encodes a Sync answer with a top-level status and one
-// collection with its own status.
-func syncBody(top, col string) []byte {
-	s := fmt.Sprintf("03016a00454e03%x00015c4f4b037b6b7d00015203404e6f7465734000014e03%x0001010101", top, col)
-	return vectors.Bytes(s)
+// collection, @Notes@, with its own status.
+func syncBody(t testing.TB, top, col string) []byte {
+	t.Helper()
+	return encodeTree(t, wbxml.NewElement(wbxml.AirSyncSync,
+		wbxml.NewText(wbxml.AirSyncStatus, top),
+		wbxml.NewElement(wbxml.AirSyncCollections, wbxml.NewElement(wbxml.AirSyncCollection,
+			wbxml.NewText(wbxml.AirSyncSyncKey, "{k}"),
+			wbxml.NewText(wbxml.AirSyncCollectionID, "@Notes@"),
+			wbxml.NewText(wbxml.AirSyncStatus, col)))))
 }
 
 // TestClientErrors: every kind of bad answer gives a clear, matchable
@@ -198,12 +204,12 @@ func TestClientErrors(t *testing.T) {
 		{"302 not followed", "FolderSync", fakeAnswer{code: 302, header: http.Header{"Location": {"/elsewhere"}}}, transport.ErrRejected, nil, 0},
 		{"garbage", "FolderSync", fakeAnswer{code: 200, body: []byte("<html>")}, transport.ErrProtocol, []error{ErrMalformed}, 0},
 		{"too large", "Sync", fakeAnswer{code: 200, body: bytes.Repeat([]byte{1}, 2000)}, transport.ErrProtocol, []error{transport.ErrBodyTooLarge}, 0},
-		{"FolderSync status 9", "FolderSync", fakeAnswer{code: 200, body: vectors.Bytes("03016a000007564c0339000101")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 9},
-		{"FolderSync status 6", "FolderSync", fakeAnswer{code: 200, body: vectors.Bytes("03016a000007564c0336000101")}, transport.ErrServer, nil, 6},
-		{"Sync status 12", "Sync", fakeAnswer{code: 200, body: vectors.Bytes("03016a00454e033132000101")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 12},
-		{"Sync status 142", "Sync", fakeAnswer{code: 200, body: vectors.Bytes("03016a00454e03313432000101")}, transport.ErrRejected, []error{ErrProvisioningRequired}, 142},
-		{"collection status 5", "Sync", fakeAnswer{code: 200, body: syncBody("1", "5")}, transport.ErrServer, nil, 5},
-		{"collection status 3", "Sync", fakeAnswer{code: 200, body: syncBody("1", "3")}, transport.ErrProtocol, nil, 3},
+		{"FolderSync status 9", "FolderSync", fakeAnswer{code: 200, body: statusBody(t, wbxml.HierarchyFolderSync, wbxml.HierarchyStatus, "9")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 9},
+		{"FolderSync status 6", "FolderSync", fakeAnswer{code: 200, body: statusBody(t, wbxml.HierarchyFolderSync, wbxml.HierarchyStatus, "6")}, transport.ErrServer, nil, 6},
+		{"Sync status 12", "Sync", fakeAnswer{code: 200, body: statusBody(t, wbxml.AirSyncSync, wbxml.AirSyncStatus, "12")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 12},
+		{"Sync status 142", "Sync", fakeAnswer{code: 200, body: statusBody(t, wbxml.AirSyncSync, wbxml.AirSyncStatus, "142")}, transport.ErrRejected, []error{ErrProvisioningRequired}, 142},
+		{"collection status 5", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "5")}, transport.ErrServer, nil, 5},
+		{"collection status 3", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "3")}, transport.ErrProtocol, nil, 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeEAS{}
@@ -281,7 +287,7 @@ func TestClientInvalidSyncKey(t *testing.T) {
 	f := &fakeEAS{}
 	srv := newLoopbackServer(t, f)
 	c := newTestClient(t, srv.URL, nil)
-	f.queue("Sync", ok(vectors.SyncInitial), fakeAnswer{code: 200, body: syncBody("1", "3")}, ok(vectors.SyncInitial))
+	f.queue("Sync", ok(vectors.SyncInitial), fakeAnswer{code: 200, body: syncBody(t, "1", "3")}, ok(vectors.SyncInitial))
 	for i := range 3 {
 		c.Sync(context.Background(), "@Notes@")
 		got := treeString(t, f.requests()[i].body)

@@ -52,11 +52,7 @@ func pingBody(t testing.TB, status, heartbeat, maxFolders string, folders ...str
 		}
 		root.Children = append(root.Children, fs)
 	}
-	b, err := wbxml.Encode(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return encodeTree(t, root)
 }
 
 // roundTrip builds the request for req with c, and decodes answer to it

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
+	"github.com/pushbeat/pushbeat/transport/eas/internal/wbxml"
 )
 
 // knownBug skips a test of a bug that is not fixed yet, unless
@@ -63,7 +64,7 @@ func TestLoopSyncFolderSyncRequired(t *testing.T) {
 	loop, _ := newTestLoop(t, f)
 	for range 10 {
 		f.queue("Ping", ok(vectors.Status2))
-		f.queue("Sync", fakeAnswer{code: 200, body: vectors.Bytes("03 01 6a 00 45 4e 03 31 32 00 01 01")})
+		f.queue("Sync", fakeAnswer{code: 200, body: statusBody(t, wbxml.AirSyncSync, wbxml.AirSyncStatus, "12")})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
