@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/internal/sim"
 )
 
@@ -518,7 +519,7 @@ func printGoals(w io.Writer, o options, blocks []cmpBlock) {
 			delay(a.DelayMean), delay(c.DelayMean), mark(a.DelayMean <= c.DelayMean))
 	}
 	for _, b := range blocks {
-		if b.sc.Timeout < 8*time.Minute || b.sc.Timeout > 28*time.Minute {
+		if b.sc.Timeout < heartbeat.DefaultMin || b.sc.Timeout > heartbeat.DefaultMax {
 			continue
 		}
 		a, ok1 := find(b, sim.StrategyAdaptive)

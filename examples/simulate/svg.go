@@ -29,6 +29,15 @@ var styles = map[string]strategyStyle{
 	sim.StrategyOracle:   {"#111111", 1.5, "2 3"},
 }
 
+// dashAttr returns the stroke-dasharray attribute of a dashed style, with
+// its leading space, or "" for a solid one.
+func (s strategyStyle) dashAttr() string {
+	if s.dash == "" {
+		return ""
+	}
+	return fmt.Sprintf(` stroke-dasharray="%s"`, s.dash)
+}
+
 // Chart geometry, in SVG user units.
 const (
 	chartW, chartH = 1000.0, 520.0
@@ -112,16 +121,12 @@ func writeSVG(w io.Writer, sc sim.Scenario, names []string, series map[string][]
 	timeouts := make(map[string]int)
 	for _, name := range order {
 		st := styles[name]
-		dash := ""
-		if st.dash != "" {
-			dash = fmt.Sprintf(` stroke-dasharray="%s"`, st.dash)
-		}
 		opacity := 0.7 // the baselines, behind the library's default
 		if name == sim.StrategyAdaptive {
 			opacity = 1
 		}
 		fmt.Fprintf(w, "<path fill=\"none\" stroke=\"%s\" stroke-opacity=\"%g\" stroke-width=\"%g\" stroke-linejoin=\"round\"%s d=\"",
-			st.color, opacity, st.width, dash)
+			st.color, opacity, st.width, st.dashAttr())
 		var lastX float64
 		var lastY float64
 		started := false
@@ -166,11 +171,7 @@ func writeSVG(w io.Writer, sc sim.Scenario, names []string, series map[string][]
 	}
 	for _, name := range names {
 		st := styles[name]
-		dash := ""
-		if st.dash != "" {
-			dash = fmt.Sprintf(` stroke-dasharray="%s"`, st.dash)
-		}
-		fmt.Fprintf(w, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"%g\"%s/>", lx, ly, lx+24, ly, st.color, max(st.width, 2), dash)
+		fmt.Fprintf(w, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"%s\" stroke-width=\"%g\"%s/>", lx, ly, lx+24, ly, st.color, max(st.width, 2), st.dashAttr())
 		fmt.Fprintf(w, "<text x=\"%g\" y=\"%g\">%s (%d t/o)</text>\n", lx+30, ly+4, name, timeouts[name])
 		ly += 20
 	}
