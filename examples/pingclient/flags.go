@@ -284,7 +284,7 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	d := &o.tuner
 	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+fmtDur(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
-	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox)")
+	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox, else every mail folder)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
 	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit")
 

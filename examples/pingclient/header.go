@@ -34,7 +34,7 @@ func (a *app) header() {
 	} else {
 		folders := "all folders"
 		if o.mode == easMode {
-			folders = "the inbox"
+			folders = "the inbox, else every mail folder"
 		}
 		if len(o.folders) > 0 {
 			folders = strings.Join(o.folders, ", ")

@@ -53,7 +53,7 @@ func redact(raw string) string {
 type easSession struct {
 	client  *eas.Client
 	folders []string // the ids to ping
-	chosen  []string // -folders, or nil: the inbox
+	chosen  []string // -folders, or nil: the inbox, else every mail folder
 }
 
 // startEAS makes the EAS client, lists the folders and primes the ones to
