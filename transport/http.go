@@ -73,17 +73,17 @@ type HTTPConfig struct {
 // HTTPPinger performs pings over HTTP (SPEC T1, T2, T3, T7). It is safe for
 // concurrent use. Pings reuse kept-alive connections, except after the
 // pinger has been quiet for more than half a heartbeat: a middlebox may have
-// dropped an idle connection meanwhile, so it dials afresh.
+// dropped an idle connection meanwhile, so it closes the client's idle
+// connections (those of every pinger sharing its Transport) and dials
+// afresh.
 type HTTPPinger struct {
-	url     string
-	client  *http.Client
-	codec   Codec
-	maxBody int64
-	header  http.Header
-	prepare func(*http.Request) error
-
+	url           string
+	client        *http.Client
+	codec         Codec
+	maxBody       int64
+	header        http.Header
+	prepare       func(*http.Request) error
 	attemptHeader string
-	now           func() time.Time
 
 	mu      sync.Mutex
 	lastEnd time.Time // when the last ping ended
@@ -127,7 +127,6 @@ func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
 		prepare: cfg.Prepare,
 
 		attemptHeader: cfg.AttemptHeader,
-		now:           time.Now,
 	}
 	if p.codec == nil {
 		p.codec = JSONCodec{}
@@ -153,30 +152,27 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	pctx, cancel := context.WithTimeoutCause(ctx, deadline, errDeadline)
 	defer cancel()
 
-	start := p.now()
+	start := time.Now()
 	p.dropStaleConnections(start, req.Heartbeat)
 	defer p.ended()
-	res, kind, resp, err := p.attempt(pctx, req, start)
+	res, err := p.attempt(pctx, req, start)
 	if errors.Is(err, ErrResend) {
 		// The codec asked for the request to be rebuilt and sent again
-		// (EAS Ping status 3), once, within the same deadline.
-		res, kind, resp, err = p.attempt(pctx, req, start)
-		if errors.Is(err, ErrResend) {
-			kind = ErrProtocol
-		}
+		// (EAS Ping status 3), once, within the same deadline. Asked again,
+		// it stays what attempt made of it: a protocol error.
+		res, err = p.attempt(pctx, req, start)
 	}
-	if kind == nil && err == nil {
-		res.Elapsed = p.now().Sub(start)
-		res.Response = resp
+	var pe *PingError
+	switch {
+	case err == nil:
+		res.Elapsed = time.Since(start)
 		return res, nil
-	}
-	if ctx.Err() != nil && !errors.Is(context.Cause(pctx), errDeadline) {
+	case ctx.Err() != nil && !errors.Is(context.Cause(pctx), errDeadline):
 		return Result{}, ctx.Err() // the caller gave up: not a ping failure
+	case errors.As(err, &pe):
+		pe.Elapsed = time.Since(start)
 	}
-	if kind == nil {
-		return Result{}, err // the request could not be built: not a ping failure
-	}
-	return Result{}, &PingError{Kind: kind, Elapsed: p.now().Sub(start), Response: resp, Err: err}
+	return Result{}, err // a *PingError, or a request that could not be built
 }
 
 // dropStaleConnections closes the client's idle connections if the last
@@ -196,17 +192,17 @@ func (p *HTTPPinger) dropStaleConnections(now time.Time, heartbeat time.Duration
 
 func (p *HTTPPinger) ended() {
 	p.mu.Lock()
-	p.lastEnd = p.now()
+	p.lastEnd = time.Now()
 	p.mu.Unlock()
 }
 
-// attempt sends the ping once. On failure it returns the failure's kind
-// (nil when the request could not even be built), the answer if there was
-// one, and the cause.
-func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error, *http.Response, error) {
+// attempt sends the ping once. A ping that was not answered returns a
+// *PingError without its Elapsed, which Ping sets; a request that could not
+// even be built returns a plain error.
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
 	hreq, err := p.codec.NewRequest(pctx, p.url, req)
 	if err != nil {
-		return Result{}, nil, nil, fmt.Errorf("transport: encoding the ping: %w", err)
+		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
 	}
 	for k, vs := range p.header {
 		hreq.Header[k] = append([]string(nil), vs...)
@@ -216,35 +212,34 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	}
 	if p.prepare != nil {
 		if err := p.prepare(hreq); err != nil {
-			return Result{}, nil, nil, fmt.Errorf("transport: preparing the ping: %w", err)
+			return Result{}, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
 	}
 
 	resp, err := p.client.Do(hreq)
 	if err != nil {
-		return Result{}, classify(pctx, err), nil, unwrapURLError(err)
+		return Result{}, &PingError{Kind: classify(pctx, err), Err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
-	headersAt := p.now().Sub(start)
+	headersAt := time.Since(start)
 
 	switch code := resp.StatusCode; {
 	case (code == http.StatusGatewayTimeout || code == http.StatusRequestTimeout) && headersAt < req.Heartbeat:
 		discard(resp, p.maxBody)
-		return Result{}, ErrProxyTimeout, resp, nil
+		return Result{}, &PingError{Kind: ErrProxyTimeout, Response: resp}
 	case code >= 500 || code == http.StatusTooManyRequests:
 		discard(resp, p.maxBody)
-		return Result{}, ErrServer, resp, nil
+		return Result{}, &PingError{Kind: ErrServer, Response: resp}
 	}
 
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
+	resp.Body = http.NoBody
 	switch {
 	case err != nil:
-		return Result{}, classify(pctx, err), nil, err
+		return Result{}, &PingError{Kind: classify(pctx, err), Err: err}
 	case int64(len(body)) > p.maxBody:
-		resp.Body = http.NoBody
-		return Result{}, ErrBodyTooLarge, resp, fmt.Errorf("more than %d bytes", p.maxBody)
+		return Result{}, &PingError{Kind: ErrBodyTooLarge, Response: resp, Err: fmt.Errorf("more than %d bytes", p.maxBody)}
 	}
-	resp.Body = http.NoBody
 	res, err := p.codec.Decode(req, resp, body)
 	if err != nil {
 		kind := ErrProtocol
@@ -254,9 +249,10 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 		case errors.Is(err, ErrServer):
 			kind = ErrServer
 		}
-		return Result{}, kind, resp, err
+		return Result{}, &PingError{Kind: kind, Response: resp, Err: err}
 	}
-	return res, nil, resp, nil
+	res.Response = resp
+	return res, nil
 }
 
 // discard reads a little of an error answer's body so its headers are

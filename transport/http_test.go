@@ -222,8 +222,11 @@ func TestPingFailures(t *testing.T) {
 			if took > r.Deadline+2*time.Second {
 				t.Fatalf("Ping %s took %v, deadline %v", tc.path, took, r.Deadline)
 			}
-			if tc.kind == transport.ErrTimedOut && took < r.Deadline {
-				t.Fatalf("Ping %s timed out after %v, before its deadline %v", tc.path, took, r.Deadline)
+			if pe.Elapsed <= 0 || pe.Elapsed > took {
+				t.Fatalf("Ping %s: PingError.Elapsed %v, want in (0, %v]", tc.path, pe.Elapsed, took)
+			}
+			if tc.kind == transport.ErrTimedOut && (took < r.Deadline || pe.Elapsed < r.Deadline) {
+				t.Fatalf("Ping %s timed out after %v (Elapsed %v), before its deadline %v", tc.path, took, pe.Elapsed, r.Deadline)
 			}
 		})
 	}
