@@ -2,6 +2,7 @@ package heartbeat
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -76,7 +77,13 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 		ServerMax: jsonDuration(t.serverMax),
 		Networks:  make([]networkDoc, 0, len(t.networks)),
 	}
+	// Least recently used first, so that Restore can rebuild the order.
+	byUse := make([]*network, 0, len(t.networks))
 	for _, n := range t.networks {
+		byUse = append(byUse, n)
+	}
+	slices.SortFunc(byUse, func(a, b *network) int { return cmp.Compare(a.used, b.used) })
+	for _, n := range byUse {
 		doc.Networks = append(doc.Networks, networkDoc{
 			ID:         n.id,
 			Interval:   jsonDuration(n.interval),
@@ -90,25 +97,8 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 			Stable:     n.stable,
 		})
 	}
-	used := make(map[string]uint64, len(t.networks))
-	for id, n := range t.networks {
-		used[id] = n.used
-	}
 	t.mu.Unlock()
-	slices.SortFunc(doc.Networks, func(a, b networkDoc) int {
-		return cmpUint(used[a.ID], used[b.ID])
-	})
 	return json.Marshal(doc)
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // UnmarshalJSON restores state written by MarshalJSON; see Restore. It lets a
