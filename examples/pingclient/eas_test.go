@@ -36,6 +36,8 @@ const (
 	// Ping status 1 (expired) and status 2 (@Notes@ changed).
 	hordePingExpired = "03016a00000d45470331000101"
 	hordePingChanged = "03016a00000d454703320001494a03404e6f7465734000010101"
+	// Ping status 7: the folder hierarchy changed (MS-ASCMD).
+	pingHierarchyChanged = "03016a00000d45470337000101"
 )
 
 func wbxml(t *testing.T, s string) []byte {
@@ -49,14 +51,17 @@ func wbxml(t *testing.T, s string) []byte {
 
 // fakeEAS answers FolderSync, Sync and Ping like Horde: the first Ping
 // reports a change to @Notes@ at once; later Pings are held for a second
-// (the shortest EAS heartbeat) and expire.
+// (the shortest EAS heartbeat) and expire, except Ping number
+// hierarchyChangedAt, answered status 7 at once.
 type fakeEAS struct {
-	t         *testing.T
-	mu        sync.Mutex
-	auth      []string
-	syncs     int
-	pings     int
-	afterSync bool // a Ping came after the change's Sync
+	t                  *testing.T
+	hierarchyChangedAt int
+	mu                 sync.Mutex
+	auth               []string
+	folderSyncs        int
+	syncs              int
+	pings              int
+	afterSync          bool // a Ping came after the change's Sync
 }
 
 func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +73,7 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hold := false
 	switch cmd {
 	case "FolderSync":
+		f.folderSyncs++
 		body = hordeFolderSync
 	case "Sync":
 		f.syncs++
@@ -78,8 +84,11 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "Ping":
 		f.pings++
 		body, hold = hordePingExpired, f.pings > 1
-		if f.pings == 1 {
+		switch f.pings {
+		case 1:
 			body = hordePingChanged
+		case f.hierarchyChangedAt:
+			body, hold = pingHierarchyChanged, false
 		}
 		f.afterSync = f.afterSync || f.syncs >= 2
 	default:
@@ -168,6 +177,40 @@ func TestEASJSON(t *testing.T) {
 	}
 	if si := events(objs, "sync-items"); len(si) != 1 || si[0]["folder"] != "@Notes@" || num(t, si[0], "added") != 1 {
 		t.Errorf("sync-items events %v", si)
+	}
+}
+
+// TestEASFolderSyncRequired: a Ping answered status 7 (the folder
+// hierarchy changed) makes the client run FolderSync and prime the folder
+// again, then ping on (issue 7: status 7 surfaces to the application,
+// which here is pingclient).
+func TestEASFolderSyncRequired(t *testing.T) {
+	f := &fakeEAS{t: t, hierarchyChangedAt: 2}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	t.Setenv(envEASPassword, "pw")
+	const resync = "eas      the server's folders changed: FolderSync and prime again"
+	pings := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.pings
+	}
+	code, out, errOut, reached := runUntil(t, 15*time.Second, func(out string) bool {
+		_, after, found := strings.Cut(out, resync)
+		return found && strings.Contains(after, "eas      initial Sync of @Notes@ done") && pings() >= 3
+	}, "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1", "-folders", "@Notes@",
+		"-min", "1s", "-max", "3s", "-buffer", "2s", "-duration", "30s")
+	t.Logf("output:\n%s", out)
+	if code != 0 || !reached {
+		t.Fatalf("exit %d, stderr %q; FolderSync and a primed folder again, then a Ping: %v", code, errOut, reached)
+	}
+	if _, after, _ := strings.Cut(out, resync); !strings.Contains(after, "eas      FolderSync: 4 folders; pinging @Notes@") {
+		t.Errorf("after the status 7, the output lacks the second FolderSync")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.folderSyncs != 2 {
+		t.Errorf("%d FolderSyncs, want 2", f.folderSyncs)
 	}
 }
 
