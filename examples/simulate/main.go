@@ -111,15 +111,15 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	fs.DurationVar(&probe, "probe-every", sim.DefaultProbeEvery, "how long a device that gave up on push waits before trying it again")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run per line instead of tables (fields: see internal/sim's package doc)")
 	fs.StringVar(&o.svg, "svg", "", "write the custom scenario's interval over time, one line per strategy, to this SVG `file`")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), usageHead)
-		fs.PrintDefaults()
-	}
+	// The flag package calls Usage on -h and on a bad flag alike; print it
+	// once, after Parse, to stdout for -h and to stderr otherwise.
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stdout)
-			fs.Usage()
 		}
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
 		return o, err
 	}
 	if fs.NArg() > 0 {

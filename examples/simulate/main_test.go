@@ -124,9 +124,9 @@ func TestCustomScenario(t *testing.T) {
 
 // TestHelp checks that -h explains every flag and exits 0 (issue 5).
 func TestHelp(t *testing.T) {
-	code, out, _ := runArgs(t, "-h")
-	if code != 0 {
-		t.Fatalf("-h: exit %d", code)
+	code, out, errOut := runArgs(t, "-h")
+	if code != 0 || errOut != "" {
+		t.Fatalf("-h: exit %d, stderr %q; want 0 and the help on stdout only", code, errOut)
 	}
 	for _, flag := range []string{"-timeout", "-mail", "-arrivals", "-server-min", "-server-max", "-days", "-seed",
 		"-seeds", "-strategy", "-sync-every", "-probe-every", "-json", "-svg"} {
@@ -155,9 +155,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"-server-min", "20m", "-server-max", "10m"}, "ServerMin"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
-		code, _, errOut := runArgs(t, c.args...)
-		if code != 2 || !strings.Contains(errOut, c.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", c.args, code, errOut, c.want)
+		code, out, errOut := runArgs(t, c.args...)
+		if code != 2 || !strings.Contains(errOut, c.want) || out != "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing on stdout and %q", c.args, code, out, errOut, c.want)
 		}
 	}
 	// A chart that cannot be written is a run-time failure, exit 1.
