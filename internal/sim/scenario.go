@@ -15,10 +15,11 @@ const (
 	DefaultDays = 7
 	// DefaultSyncEvery is how often a device that has given up on push syncs
 	// on a schedule: 15 minutes, the shortest scheduled-sync interval the
-	// usual EAS clients offer besides push.
+	// usual EAS clients offer besides push, and the transport loop's
+	// DefaultSyncInterval (a test keeps the two equal).
 	DefaultSyncEvery = 15 * time.Minute
 	// DefaultProbeEvery is how long a device that has given up on push waits
-	// before it tries push again.
+	// before it tries push again: the transport loop's DefaultProbeInterval.
 	DefaultProbeEvery = time.Hour
 
 	// MaxDays bounds a run's length, and with MinGap the number of events.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/transport"
 )
 
 const m = time.Minute
@@ -318,6 +319,18 @@ func TestPeriods(t *testing.T) {
 	r, _ = record(t, Scenario{Timeout: 15 * m, Days: 2}, &constant{iv: 18 * m})
 	if got := r.Day1.DeafTime + r.Steady.DeafTime; got != time.Duration(r.Day1.Timeouts+r.Steady.Timeouts)*4*m {
 		t.Errorf("deaf %v over %d timeouts", got, r.Day1.Timeouts+r.Steady.Timeouts)
+	}
+}
+
+// TestFallbackDefaults checks that the simulated device falls back to
+// scheduled sync and probes push on the transport loop's default schedule
+// (SPEC T4, E2), so that the tables measure what the library does. The
+// constants are not shared so that the simulator does not link the HTTP
+// transport for two numbers.
+func TestFallbackDefaults(t *testing.T) {
+	if DefaultSyncEvery != transport.DefaultSyncInterval || DefaultProbeEvery != transport.DefaultProbeInterval {
+		t.Errorf("sim syncs every %v and probes every %v; transport.Loop %v and %v",
+			DefaultSyncEvery, DefaultProbeEvery, transport.DefaultSyncInterval, transport.DefaultProbeInterval)
 	}
 }
 
