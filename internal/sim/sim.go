@@ -242,8 +242,7 @@ func (r *run) endPing(o heartbeat.Outcome) {
 	r.answers, r.deadline, r.dies = never, never, never
 	r.ping.Ended, r.ping.Outcome = r.now, o
 	if r.sc.OnPing != nil {
-		r.ping.Rejected = false
-		r.sc.OnPing(r.ping)
+		r.sc.OnPing(r.ping) // never Rejected: startPing reports those itself
 	}
 }
 
