@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pushbeat/pushbeat/backoff"
@@ -94,38 +96,35 @@ type Event struct {
 	Err error
 }
 
-// String formats the event as one log line.
+// String formats the event as one log line: its kind, then the same
+// attributes the Logger gets, as key=value pairs, e.g. "ping-answered
+// interval=8m0s status=changed elapsed=1.5s folders=[inbox]".
 func (e Event) String() string {
-	s := fmt.Sprintf("%v interval=%v", e.Kind, e.Interval)
-	switch e.Kind {
-	case PingAnswered:
-		s += fmt.Sprintf(" status=%v elapsed=%v", e.Status, e.Elapsed.Round(time.Millisecond))
-		if len(e.Folders) > 0 {
-			s += fmt.Sprintf(" folders=%v", e.Folders)
+	_, attrs := e.attrs()
+	var b strings.Builder
+	b.WriteString(e.Kind.String())
+	for _, a := range attrs {
+		b.WriteByte(' ')
+		b.WriteString(a.Key)
+		b.WriteByte('=')
+		v := a.Value.String()
+		if a.Value.Kind() == slog.KindString && (v == "" || strings.ContainsAny(v, " =\"")) {
+			v = strconv.Quote(v)
 		}
-	case PingFailed, SyncFailed, PushUnavailable:
-		s += fmt.Sprintf(" elapsed=%v err=%q", e.Elapsed.Round(time.Millisecond), errString(e.Err))
-	case IntervalChanged:
-		s += " change=" + e.Change.String()
-	case ServerBounds:
-		s += fmt.Sprintf(" server-min=%v server-max=%v", e.ServerMin, e.ServerMax)
-	case SyncDone:
-		s += fmt.Sprintf(" folders=%v elapsed=%v", e.Folders, e.Elapsed.Round(time.Millisecond))
-	case BackoffEntered, BackoffLeft:
-		s += " backoff=" + e.Backoff.String()
+		b.WriteString(v)
 	}
-	return s
-}
-
-func errString(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
+	return b.String()
 }
 
 // log writes e to logger at a level that matches its weight.
 func (e Event) log(ctx context.Context, logger *slog.Logger) {
+	level, attrs := e.attrs()
+	logger.LogAttrs(ctx, level, "pushbeat: "+e.Kind.String(), attrs...)
+}
+
+// attrs returns the level e is logged at and its attributes: the one list
+// of what each kind of event shows, for String and for the Logger.
+func (e Event) attrs() (slog.Level, []slog.Attr) {
 	level := slog.LevelDebug
 	attrs := []slog.Attr{slog.Duration("interval", e.Interval)}
 	switch e.Kind {
@@ -158,5 +157,12 @@ func (e Event) log(ctx context.Context, logger *slog.Logger) {
 	case PushAvailable:
 		level = slog.LevelInfo
 	}
-	logger.LogAttrs(ctx, level, "pushbeat: "+e.Kind.String(), attrs...)
+	return level, attrs
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

@@ -710,6 +710,33 @@ func TestLoopLogger(t *testing.T) {
 	})
 }
 
+// TestEventString: an event formats as its kind and the attributes the
+// Logger gets, the error quoted, no credentials added.
+func TestEventString(t *testing.T) {
+	tests := []struct {
+		e    transport.Event
+		want string
+	}{
+		{transport.Event{Kind: transport.PingStarted, Interval: 8 * time.Minute}, "ping-started interval=8m0s"},
+		{transport.Event{Kind: transport.PingAnswered, Interval: 8 * time.Minute, Status: transport.Changed, Elapsed: 1500 * ms, Folders: []string{"inbox"}},
+			"ping-answered interval=8m0s status=changed elapsed=1.5s folders=[inbox]"},
+		{transport.Event{Kind: transport.PingFailed, Interval: 8 * time.Minute, Elapsed: 9 * time.Minute, Err: transport.ErrTimedOut},
+			`ping-failed interval=8m0s elapsed=9m0s err="transport: ping timed out"`},
+		{transport.Event{Kind: transport.IntervalChanged, Interval: 13 * time.Minute, Change: heartbeat.Change{From: 8 * time.Minute, To: 13 * time.Minute, Reason: heartbeat.ReasonConfirmed}},
+			"interval-changed interval=13m0s from=8m0s reason=confirmed"},
+		{transport.Event{Kind: transport.ServerBounds, Interval: 10 * time.Minute, ServerMin: 10 * time.Minute},
+			"server-bounds interval=10m0s server_min=10m0s server_max=0s"},
+		{transport.Event{Kind: transport.PushUnavailable, Interval: 8 * time.Minute, Err: transport.ErrPushUnworkable},
+			`push-unavailable interval=8m0s err="transport: push unworkable: idle connections die sooner than the shortest allowed heartbeat"`},
+		{transport.Event{Kind: transport.PushAvailable, Interval: 8 * time.Minute}, "push-available interval=8m0s"},
+	}
+	for i, tc := range tests {
+		if got := tc.e.String(); got != tc.want {
+			t.Errorf("step %d: %v.String() = %s want %s", i, tc.e.Kind, got, tc.want)
+		}
+	}
+}
+
 type lockedWriter struct {
 	w  *bytes.Buffer
 	mu *sync.Mutex
