@@ -39,10 +39,7 @@ type e2e struct {
 	loop   *transport.Loop
 	cancel context.CancelFunc
 	done   chan error
-
-	mu     sync.Mutex
-	events []transport.Event
-	wake   chan struct{} // signalled on every event
+	events *recorder
 
 	syncs    atomic.Int32
 	syncFail atomic.Bool // the sync reports no network
@@ -55,7 +52,7 @@ func startE2E(t *testing.T, srvCfg pingtest.Config, tuner heartbeat.Config, mod 
 		t.Fatal(err)
 	}
 	t.Cleanup(srv.Close)
-	e := &e2e{t: t, srv: srv, done: make(chan error, 1), wake: make(chan struct{}, 1)}
+	e := &e2e{t: t, srv: srv, done: make(chan error, 1), events: newRecorder()}
 	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL() + "/ping", Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
@@ -82,15 +79,7 @@ func startE2E(t *testing.T, srvCfg pingtest.Config, tuner heartbeat.Config, mod 
 		},
 		SyncInterval:  200 * ms,
 		ProbeInterval: 500 * ms,
-		OnEvent: func(ev transport.Event) {
-			e.mu.Lock()
-			e.events = append(e.events, ev)
-			e.mu.Unlock()
-			select {
-			case e.wake <- struct{}{}:
-			default:
-			}
-		},
+		OnEvent:       e.events.add,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -123,43 +112,7 @@ func (e *e2e) stop() {
 // until waits, at most limit, for cond to hold over the events so far.
 func (e *e2e) until(limit time.Duration, what string, cond func([]transport.Event) bool) {
 	e.t.Helper()
-	deadline := time.After(limit)
-	for {
-		e.mu.Lock()
-		ok := cond(e.events)
-		e.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-e.wake:
-		case <-deadline:
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			for _, ev := range e.events {
-				e.t.Log(ev)
-			}
-			e.t.Fatalf("after %v: %s did not happen", limit, what)
-		}
-	}
-}
-
-func count(events []transport.Event, keep func(transport.Event) bool) int {
-	n := 0
-	for _, ev := range events {
-		if keep(ev) {
-			n++
-		}
-	}
-	return n
-}
-
-func isKind(k transport.EventKind) func(transport.Event) bool {
-	return func(ev transport.Event) bool { return ev.Kind == k }
-}
-
-func failedWith(kind error) func(transport.Event) bool {
-	return func(ev transport.Event) bool { return ev.Kind == transport.PingFailed && errors.Is(ev.Err, kind) }
+	e.events.until(e.t, limit, what, cond)
 }
 
 // settled reports whether the last n pings all expired at one interval,
@@ -241,12 +194,11 @@ func TestE2EMiddlebox(t *testing.T) {
 			e.settledNear(30 * time.Second)
 			e.stop()
 			e.checkSettled()
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if n := count(e.events, failedWith(tc.kind)); n < 2 {
+			events := e.events.all()
+			if n := count(events, failedWith(tc.kind)); n < 2 {
 				t.Fatalf("%d failures matching %v, want the tuner to have met the timeout at least twice", n, tc.kind)
 			}
-			if n := count(e.events, isKind(transport.BackoffEntered)); n != 0 {
+			if n := count(events, isKind(transport.BackoffEntered)); n != 0 {
 				t.Fatalf("idle drops caused %d backoffs", n)
 			}
 			if st := e.loop.Backoff().Status(); st.Failures != 0 {
@@ -255,7 +207,7 @@ func TestE2EMiddlebox(t *testing.T) {
 			if tc.mode != pingtest.Silent {
 				return
 			}
-			for _, ev := range e.events {
+			for _, ev := range events {
 				if ev.Kind == transport.PingFailed && ev.Elapsed < ev.Interval {
 					t.Fatalf("a silent drop surfaced after %v, before the deadline: %v", ev.Elapsed, ev)
 				}
@@ -314,12 +266,7 @@ func TestE2EChanges(t *testing.T) {
 		return count(events, isKind(transport.PingStarted)) >= 1
 	})
 	// The ping reaches the server a moment after PingStarted.
-	for i := 0; e.srv.Stats().Held == 0; i++ {
-		if i == 5000 {
-			t.Fatal("no ping held after 5s")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	serverUntil(t, e.srv, 5*time.Second, "a ping held", func(s pingtest.Stats) bool { return s.Held > 0 })
 	e.srv.PostChange("inbox")
 	e.until(5*time.Second, "the change and the next ping", func(events []transport.Event) bool {
 		return count(events, isKind(transport.SyncDone)) >= 1 && count(events, isKind(transport.PingStarted)) >= 2
@@ -353,10 +300,8 @@ func TestE2EMaintenance(t *testing.T) {
 	if gap := log[1].Arrived.Sub(log[0].Ended); gap < time.Second || gap > 1500*ms {
 		t.Fatalf("next request %v after the 503, want in [1s, 1.25s] plus scheduling", gap)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
 	var syncAt, enteredAt time.Time
-	for _, ev := range e.events {
+	for _, ev := range e.events.all() {
 		switch {
 		case ev.Kind == transport.BackoffEntered && enteredAt.IsZero():
 			enteredAt = ev.Time
@@ -412,10 +357,7 @@ func TestE2ENetworkLoss(t *testing.T) {
 			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonNetworkLost
 		}) >= 1
 	})
-	e.mu.Lock()
-	lostFailures := count(e.events, failedWith(transport.ErrNetworkLost))
-	e.mu.Unlock()
-	if lostFailures == 0 {
+	if count(e.events.all(), failedWith(transport.ErrNetworkLost)) == 0 {
 		t.Fatal("the interval dropped without a network-lost failure")
 	}
 	if err := e.srv.Up(); err != nil {

@@ -119,7 +119,7 @@ func faultName(f pingtest.Fault) string {
 type faultRun struct {
 	seed     uint64
 	events   []transport.Event
-	windows  []faultWindow // waits the controller announced
+	windows  []announcedWait // waits the controller announced
 	log      []pingtest.Request
 	mb       pingtest.MiddleboxStats
 	counts   transport.Counts
@@ -128,12 +128,6 @@ type faultRun struct {
 	// Figures for the report.
 	maxClientOver, maxServerOver time.Duration
 	snapshots, maxBurst          int
-}
-
-// faultWindow is a wait the backoff controller announced (OnChange): no
-// attempt from Set until Next.
-type faultWindow struct {
-	set, next time.Time
 }
 
 // TestFaultInjection proves that pushbeat holds up against hostile servers
@@ -250,16 +244,8 @@ func runFaultMix(t *testing.T, seed uint64) *faultRun {
 	}
 
 	run := &faultRun{seed: seed, actions: make(map[string]int)}
-	var mu sync.Mutex // guards run.events and run.windows
-	onChange := func(from, to backoff.Status) {
-		if !to.Next.IsZero() && !to.Next.Equal(from.Next) {
-			now := time.Now()
-			mu.Lock()
-			run.windows = append(run.windows, faultWindow{set: now, next: to.Next})
-			mu.Unlock()
-		}
-	}
-	bo, err := backoff.New(faultPolicy(seed, onChange))
+	events, waits := newRecorder(), &waitLog{}
+	bo, err := backoff.New(faultPolicy(seed, waits.onChange))
 	if err != nil {
 		t.Errorf("seed %d: %v", seed, err)
 		return nil
@@ -296,11 +282,7 @@ func runFaultMix(t *testing.T, seed uint64) *faultRun {
 			}
 			return nil
 		},
-		OnEvent: func(e transport.Event) {
-			mu.Lock()
-			run.events = append(run.events, e)
-			mu.Unlock()
-		},
+		OnEvent: events.add,
 	})
 	if err != nil {
 		t.Errorf("seed %d: %v", seed, err)
@@ -368,9 +350,7 @@ func runFaultMix(t *testing.T, seed uint64) *faultRun {
 	run.mb = srv.Middlebox().Stats()
 	srv.Close() // every request has ended: the log is complete
 	run.log = srv.Log()
-
-	mu.Lock()
-	defer mu.Unlock()
+	run.events, run.windows = events.all(), waits.all()
 	checkFaultRun(t, run)
 	return run
 }
@@ -480,7 +460,7 @@ func checkFaultRun(t *testing.T, r *faultRun) {
 			}
 			started = nil
 		}
-		if e.Kind == transport.PingFailed && !isPingFailureKind(e.Err) {
+		if k := failureKind(e.Err); e.Kind == transport.PingFailed && (k == nil || k == transport.ErrRejected) {
 			t.Errorf("seed %d: ping failed with %v: not one of the documented kinds", r.seed, e.Err)
 		}
 	}
@@ -525,27 +505,15 @@ func checkFaultRun(t *testing.T, r *faultRun) {
 	}
 	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
 	for _, w := range r.windows {
-		i := sort.Search(len(arrivals), func(i int) bool { return arrivals[i].After(w.set) })
-		if i < len(arrivals) && arrivals[i].Before(w.next) {
+		i := sort.Search(len(arrivals), func(i int) bool { return arrivals[i].After(w.at) })
+		if i < len(arrivals) && arrivals[i].Before(w.until) {
 			t.Errorf("seed %d: a request arrived %v after the controller announced a wait until %v (%v early)",
-				r.seed, arrivals[i].Sub(w.set), w.next.Format("15:04:05.000"), w.next.Sub(arrivals[i]))
+				r.seed, arrivals[i].Sub(w.at), w.until.Format("15:04:05.000"), w.until.Sub(arrivals[i]))
 		}
 	}
 	if len(r.windows) == 0 {
 		t.Errorf("seed %d: the controller never announced a wait: the backoff check proves nothing", r.seed)
 	}
-}
-
-// isPingFailureKind reports whether err is one of the failures a ping may
-// end with while the loop goes on (never ErrRejected: that ends Run).
-func isPingFailureKind(err error) bool {
-	for _, k := range []error{transport.ErrTimedOut, transport.ErrProxyTimeout, transport.ErrClosed,
-		transport.ErrNetworkLost, transport.ErrServer, transport.ErrProtocol} {
-		if errors.Is(err, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // TestFaultNoSpinWhileSyncSucceeds: a ping endpoint that fails at once,

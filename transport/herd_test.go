@@ -49,10 +49,9 @@ type herdFleet struct {
 	loops []*transport.Loop
 	// byAddr maps each client connection's local address to its loop.
 	byAddr sync.Map
-	mu     sync.Mutex
-	// announced is, per loop, each wait its controller announced (OnChange):
-	// when, and the next allowed time.
-	announced [][][2]time.Time
+	mu     sync.Mutex // guards draws
+	// announced is, per loop, each wait its controller announced.
+	announced []waitLog
 	// draws is, per loop, every random number its controller drew: the
 	// only draw of the run is the fuzz of the 503's wait.
 	draws [][]float64
@@ -86,7 +85,7 @@ func TestHerd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	f := &herdFleet{srv: srv, announced: make([][][2]time.Time, herdLoops), draws: make([][]float64, herdLoops)}
+	f := &herdFleet{srv: srv, announced: make([]waitLog, herdLoops), draws: make([][]float64, herdLoops)}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -106,7 +105,7 @@ func TestHerd(t *testing.T) {
 	// Every loop holds its first ping. Then maintenance starts, and every
 	// loop learns it at once: a change to each loop's folder answers all
 	// the held pings, and every loop's next ping gets the 503.
-	herdUntil(t, srv, 20*time.Second, "every loop holds a ping", func(s pingtest.Stats) bool { return s.Held == herdLoops })
+	serverUntil(t, srv, 20*time.Second, "every loop holds a ping", func(s pingtest.Stats) bool { return s.Held == herdLoops })
 	if err := srv.Inject(herdLoops, pingtest.Fault{Kind: pingtest.ErrorStatus, RetryAfter: strconv.Itoa(retryAfter)}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +115,7 @@ func TestHerd(t *testing.T) {
 	}
 	srv.PostChange(folders...)
 	// Every loop's first request after the 503 has arrived and is held.
-	herdUntil(t, srv, d+window+20*time.Second, "every loop is back", func(s pingtest.Stats) bool {
+	serverUntil(t, srv, d+window+20*time.Second, "every loop is back", func(s pingtest.Stats) bool {
 		return s.Requests >= 3*herdLoops && s.Held == herdLoops
 	})
 	cancel()
@@ -124,17 +123,6 @@ func TestHerd(t *testing.T) {
 	srv.Close()
 
 	f.check(t, d, window)
-}
-
-// herdUntil polls the server's stats every 10 ms until cond holds or limit
-// passes.
-func herdUntil(t *testing.T, srv *pingtest.Server, limit time.Duration, what string, cond func(pingtest.Stats) bool) {
-	t.Helper()
-	for end := time.Now().Add(limit); !cond(srv.Stats()); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("%s: not within %v (server %+v)", what, limit, srv.Stats())
-		}
-	}
 }
 
 // newLoop makes loop i with its own connection pool, whose connections are
@@ -174,14 +162,7 @@ func (f *herdFleet) newLoop(t *testing.T, i int) *transport.Loop {
 			f.mu.Unlock()
 			return u
 		},
-		OnChange: func(from, to backoff.Status) {
-			if !to.Next.IsZero() && !to.Next.Equal(from.Next) {
-				now := time.Now()
-				f.mu.Lock()
-				f.announced[i] = append(f.announced[i], [2]time.Time{now, to.Next})
-				f.mu.Unlock()
-			}
-		},
+		OnChange: f.announced[i].onChange,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -266,14 +247,15 @@ func (f *herdFleet) check(t *testing.T, d, window time.Duration) {
 		if back.Sub(got503) < d {
 			fail("loop %d: came back %v after its 503, before the server's Retry-After of %v", i, back.Sub(got503), d)
 		}
+		ann := f.announced[i].all()
 		f.mu.Lock()
-		ann, draws := f.announced[i], f.draws[i]
+		draws := f.draws[i]
 		f.mu.Unlock()
 		if len(ann) != 1 || len(draws) != 1 {
 			fail("loop %d: %d waits announced and %d random draws, want the one after its 503", i, len(ann), len(draws))
 			continue
 		}
-		at, next := ann[0][0], ann[0][1]
+		at, next := ann[0].at, ann[0].until
 		receipts = append(receipts, at)
 		fuzz = append(fuzz, time.Duration(draws[0]*float64(window)))
 		decide = append(decide, at.Sub(got503))

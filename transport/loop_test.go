@@ -99,44 +99,6 @@ func (f *fakePinger) heartbeats() []time.Duration {
 	return hb
 }
 
-// recorder keeps a loop's events.
-type recorder struct {
-	mu     sync.Mutex
-	events []transport.Event
-}
-
-func (r *recorder) add(e transport.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-}
-
-func (r *recorder) kinds(filter ...transport.EventKind) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		for _, k := range filter {
-			if e.Kind == k {
-				out = append(out, e.Kind.String())
-			}
-		}
-	}
-	return out
-}
-
-func (r *recorder) find(k transport.EventKind) []transport.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []transport.Event
-	for _, e := range r.events {
-		if e.Kind == k {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 var (
 	expired = step{res: transport.Result{Status: transport.Expired}}
 	timeout = step{err: transport.ErrTimedOut}
@@ -160,7 +122,7 @@ type harness struct {
 
 func startLoop(t *testing.T, steps []step, mod func(*transport.Config), sync transport.SyncFunc) *harness {
 	t.Helper()
-	h := &harness{t: t, pinger: &fakePinger{steps: steps}, events: &recorder{}, done: make(chan error, 1)}
+	h := &harness{t: t, pinger: &fakePinger{steps: steps}, events: newRecorder(), done: make(chan error, 1)}
 	if sync == nil {
 		sync = func(ctx context.Context, folders []string) error {
 			h.mu.Lock()
@@ -186,6 +148,7 @@ func startLoop(t *testing.T, steps []step, mod func(*transport.Config), sync tra
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- l.Run(ctx) }()
+	t.Cleanup(func() { h.stop() }) // inside the bubble: a failed test leaves no loop behind
 	return h
 }
 
@@ -195,10 +158,13 @@ func advance(d time.Duration) {
 	synctest.Wait()
 }
 
-// stop cancels the loop and returns what Run returned.
+// stop cancels the loop and returns what Run returned. It may be called
+// more than once.
 func (h *harness) stop() error {
 	h.cancel()
-	return <-h.done
+	err := <-h.done
+	h.done <- err
+	return err
 }
 
 func (h *harness) syncCalls() [][]string {
@@ -584,10 +550,10 @@ func TestLoopRejected(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := startLoop(t, []step{{took: time.Second, err: transport.ErrRejected, code: 401}}, nil, nil)
 		advance(24 * time.Hour)
-		if err := <-h.done; !errors.Is(err, transport.ErrRejected) {
+		// Run returned by itself: cancelling now cannot change what it said.
+		if err := h.stop(); !errors.Is(err, transport.ErrRejected) {
 			t.Fatalf("Run returned %v", err)
 		}
-		h.cancel()
 	})
 }
 

@@ -361,7 +361,7 @@ func TestScaleClient(t *testing.T) {
 				failed.Add(1)
 			}
 			kindsMu.Lock()
-			res.FailedKinds[scaleKind(e.Err)]++
+			res.FailedKinds[failureName(e.Err)]++
 			kindsMu.Unlock()
 		}
 	}
@@ -469,16 +469,6 @@ func scaleTrust(t *testing.T, cfg scaleConfig) *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(conn.ConnectionState().PeerCertificates[0])
 	return pool
-}
-
-func scaleKind(err error) string {
-	for _, k := range []error{transport.ErrTimedOut, transport.ErrProxyTimeout, transport.ErrClosed,
-		transport.ErrNetworkLost, transport.ErrServer, transport.ErrProtocol, transport.ErrRejected} {
-		if errors.Is(err, k) {
-			return strings.TrimPrefix(k.Error(), "transport: ")
-		}
-	}
-	return "other"
 }
 
 func scaleQuantilesOf(xs []time.Duration) scaleQuantiles {

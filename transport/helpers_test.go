@@ -1,0 +1,167 @@
+package transport_test
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pushbeat/pushbeat/backoff"
+	"github.com/pushbeat/pushbeat/transport"
+	"github.com/pushbeat/pushbeat/transport/pingtest"
+)
+
+// Helpers shared by the loop, end-to-end, fault, herd and scale tests.
+
+// recorder keeps a loop's events (Config.OnEvent: add) and wakes until on
+// each new one.
+type recorder struct {
+	mu     sync.Mutex
+	events []transport.Event
+	wake   chan struct{}
+}
+
+func newRecorder() *recorder { return &recorder{wake: make(chan struct{}, 1)} }
+
+func (r *recorder) add(e transport.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// all returns a copy of the events so far.
+func (r *recorder) all() []transport.Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]transport.Event(nil), r.events...)
+}
+
+// kinds returns the names of the events of the given kinds, in order.
+func (r *recorder) kinds(filter ...transport.EventKind) []string {
+	var out []string
+	for _, e := range r.all() {
+		for _, k := range filter {
+			if e.Kind == k {
+				out = append(out, e.Kind.String())
+			}
+		}
+	}
+	return out
+}
+
+// find returns the events of kind k.
+func (r *recorder) find(k transport.EventKind) []transport.Event {
+	var out []transport.Event
+	for _, e := range r.all() {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// until waits, at most limit of real time, for cond to hold over the
+// events so far; it fails the test, logging every event, if it does not.
+func (r *recorder) until(t *testing.T, limit time.Duration, what string, cond func([]transport.Event) bool) {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		events := r.all()
+		if cond(events) {
+			return
+		}
+		select {
+		case <-r.wake:
+		case <-deadline:
+			for _, ev := range r.all() {
+				t.Log(ev)
+			}
+			t.Fatalf("after %v: %s did not happen", limit, what)
+		}
+	}
+}
+
+func count(events []transport.Event, keep func(transport.Event) bool) int {
+	n := 0
+	for _, ev := range events {
+		if keep(ev) {
+			n++
+		}
+	}
+	return n
+}
+
+func isKind(k transport.EventKind) func(transport.Event) bool {
+	return func(ev transport.Event) bool { return ev.Kind == k }
+}
+
+func failedWith(kind error) func(transport.Event) bool {
+	return func(ev transport.Event) bool { return ev.Kind == transport.PingFailed && errors.Is(ev.Err, kind) }
+}
+
+// failureKinds are the documented kinds of ping failure (Pinger).
+var failureKinds = []error{transport.ErrTimedOut, transport.ErrProxyTimeout, transport.ErrClosed,
+	transport.ErrNetworkLost, transport.ErrServer, transport.ErrProtocol, transport.ErrRejected}
+
+// failureKind returns the documented kind err matches, or nil.
+func failureKind(err error) error {
+	for _, k := range failureKinds {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return nil
+}
+
+// failureName names err's kind for a report: "ping timed out", "other".
+func failureName(err error) string {
+	if k := failureKind(err); k != nil {
+		return strings.TrimPrefix(k.Error(), "transport: ")
+	}
+	return "other"
+}
+
+// announcedWait is a wait a backoff controller announced: at At, no
+// attempt before Until.
+type announcedWait struct {
+	at, until time.Time
+}
+
+// waitLog records the waits a controller announces (backoff.Policy.OnChange:
+// onChange), each stamped with the real time at which it was announced.
+type waitLog struct {
+	mu    sync.Mutex
+	waits []announcedWait
+}
+
+func (w *waitLog) onChange(from, to backoff.Status) {
+	if to.Next.IsZero() || to.Next.Equal(from.Next) {
+		return
+	}
+	now := time.Now()
+	w.mu.Lock()
+	w.waits = append(w.waits, announcedWait{at: now, until: to.Next})
+	w.mu.Unlock()
+}
+
+func (w *waitLog) all() []announcedWait {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]announcedWait(nil), w.waits...)
+}
+
+// serverUntil polls the server's stats every 10 ms until cond holds,
+// failing the test if limit of real time passes first.
+func serverUntil(t *testing.T, srv *pingtest.Server, limit time.Duration, what string, cond func(pingtest.Stats) bool) {
+	t.Helper()
+	for end := time.Now().Add(limit); !cond(srv.Stats()); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("%s: not within %v (server %+v)", what, limit, srv.Stats())
+		}
+	}
+}
