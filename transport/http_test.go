@@ -1,12 +1,14 @@
 package transport_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -459,4 +461,55 @@ func TestPrepare(t *testing.T) {
 	if err == nil || errors.As(err, new(*transport.PingError)) || !strings.Contains(err.Error(), "token refresh failed") {
 		t.Fatalf("a failing Prepare gave %v", err)
 	}
+}
+
+// TestLoopLogsNoSecrets: credentials in the URL (user, password, query),
+// in HTTPConfig.Header and set by Prepare appear in no log line, no event
+// and not in the error Run returns, whichever way the pings fail (SPEC T7).
+func TestLoopLogsNoSecrets(t *testing.T) {
+	srv := hostile(t)
+	secrets := []string{"us3r", "s3cret", "t0ken", "sekrit", "k3y"}
+	for _, path := range []string{"/garbage", "/close", "/500", "/401"} {
+		t.Run(path, func(t *testing.T) {
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			p := pinger(t, srv, path, func(c *transport.HTTPConfig) {
+				c.URL = strings.Replace(srv.URL, "https://", "https://us3r:s3cret@", 1) + path + "?token=t0ken"
+				c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
+				c.Prepare = func(r *http.Request) error { r.Header.Set("X-Api-Key", "k3y"); return nil }
+			})
+			events := newRecorder()
+			loop, err := transport.NewLoop(transport.Config{Pinger: p, Logger: logger, OnEvent: events.add})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- loop.Run(ctx) }()
+			events.until(t, 5*time.Second, "a failed ping", func(evs []transport.Event) bool {
+				return count(evs, isKind(transport.PingFailed)) > 0
+			})
+			cancel()
+			runErr := <-done
+			mu.Lock()
+			text := buf.String()
+			mu.Unlock()
+			for _, e := range events.all() {
+				text += "\n" + e.String()
+			}
+			if runErr != nil {
+				text += "\n" + runErr.Error()
+			}
+			if !strings.Contains(text, "ping-failed") {
+				t.Fatalf("no failure logged:\n%s", text)
+			}
+			for _, secret := range secrets {
+				if strings.Contains(text, secret) {
+					t.Fatalf("%q appears in the logs, events or error:\n%s", secret, text)
+				}
+			}
+		})
+	}
+	srv.Client().CloseIdleConnections()
 }

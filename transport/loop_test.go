@@ -655,8 +655,8 @@ func TestLoopMockClock(t *testing.T) {
 	})
 }
 
-// TestLoopLogger: events are logged with structured attributes and no
-// secrets.
+// TestLoopLogger: events are logged with structured attributes at levels
+// that match their weight.
 func TestLoopLogger(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var buf bytes.Buffer
