@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -453,17 +454,7 @@ func (b *backend) take(folders []string) []delivery {
 			}
 		}
 	}
-	if len(d) > 1 {
-		slices.SortFunc(d, func(x, y delivery) int {
-			switch {
-			case x.folder < y.folder:
-				return -1
-			case x.folder > y.folder:
-				return 1
-			}
-			return 0
-		})
-	}
+	slices.SortFunc(d, func(x, y delivery) int { return strings.Compare(x.folder, y.folder) })
 	return d
 }
 

@@ -1,6 +1,7 @@
 package pingtest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -232,13 +233,7 @@ func (fp *faultPlan) next() Fault {
 const expiredBody = `{"status":"expired"}`
 
 // spaces pads Oversized bodies; it is only ever read.
-var spaces = func() []byte {
-	b := make([]byte, 32<<10)
-	for i := range b {
-		b[i] = ' '
-	}
-	return b
-}()
+var spaces = bytes.Repeat([]byte{' '}, 32<<10)
 
 // serveFault answers r with x's fault (not Normal), setting x.Status and
 // recording x before the last byte of the answer. It reports whether the

@@ -2,7 +2,9 @@ package pingtest
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 )
 
@@ -137,10 +139,7 @@ func (l *frontListener) up() error {
 
 // takeConns empties the connection table. Called with l.mu held.
 func (l *frontListener) takeConns() []*frontConn {
-	conns := make([]*frontConn, 0, len(l.conns))
-	for _, c := range l.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(l.conns))
 	clear(l.conns)
 	return conns
 }
@@ -165,18 +164,18 @@ type frontConn struct {
 }
 
 func (c *frontConn) Close() error {
-	c.once.Do(func() {
-		c.l.mu.Lock()
-		if c.l.conns[c.key] == c {
-			delete(c.l.conns, c.key)
-		}
-		c.l.mu.Unlock()
-	})
+	c.forget()
 	return c.Conn.Close()
 }
 
 // reset closes the connection with an RST instead of a FIN.
 func (c *frontConn) reset() {
+	c.forget()
+	resetConn(c.Conn)
+}
+
+// forget takes the connection out of the listener's table, once.
+func (c *frontConn) forget() {
 	c.once.Do(func() {
 		c.l.mu.Lock()
 		if c.l.conns[c.key] == c {
@@ -184,7 +183,6 @@ func (c *frontConn) reset() {
 		}
 		c.l.mu.Unlock()
 	})
-	resetConn(c.Conn)
 }
 
 // resetConn closes c with SO_LINGER 0, so the peer gets an RST.

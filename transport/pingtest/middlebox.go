@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,10 +112,7 @@ func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk
 func (m *Middlebox) SetIdleTimeout(d time.Duration) {
 	m.mu.Lock()
 	m.idle = max(d, 0)
-	relays := make([]*relay, 0, len(m.relays))
-	for _, r := range m.relays {
-		relays = append(relays, r)
-	}
+	relays := slices.Collect(maps.Values(m.relays))
 	m.mu.Unlock()
 	for _, r := range relays {
 		r.arm()
@@ -256,10 +255,7 @@ func (m *Middlebox) countDrop(mode DropMode) {
 func (m *Middlebox) close() {
 	m.mu.Lock()
 	m.closed = true
-	relays := make([]*relay, 0, len(m.relays))
-	for _, r := range m.relays {
-		relays = append(relays, r)
-	}
+	relays := slices.Collect(maps.Values(m.relays))
 	m.mu.Unlock()
 	m.cancel()
 	for _, r := range relays {
