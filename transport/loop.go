@@ -50,6 +50,9 @@ var (
 // server's answer to a failed sync (503 + Retry-After, X-Backoff), return a
 // *ResponseError, or send the sync's requests through the loop's
 // backoff.Controller (its Transport method), which observes them itself.
+// An error matching ErrServer is a server error for the backoff rules
+// whatever the answer's status; one matching ErrRejected, like a 4xx answer
+// other than 408 and 429, ends Run, since retrying cannot help.
 type SyncFunc func(ctx context.Context, folders []string) error
 
 // ResponseError is a failed sync's HTTP answer, returned by a SyncFunc so
@@ -270,8 +273,9 @@ func (l *Loop) Snapshot() Snapshot {
 
 // Run runs the cycle until ctx ends, then returns ctx's error. It returns
 // early with an error wrapping ErrRejected when the server refuses the ping
-// itself (401, 403, 404...), since retrying cannot help. Only one Run may
-// be active at a time.
+// itself (401, 403, 404...), and with the sync's error when it refuses a
+// sync (see SyncFunc), since retrying cannot help. Only one Run may be
+// active at a time.
 func (l *Loop) Run(ctx context.Context) error {
 	l.mu.Lock()
 	if l.running {
@@ -497,7 +501,7 @@ func (l *Loop) failed(req Request, err error) error {
 		return fmt.Errorf("transport: server refused the ping: %w", err)
 	case errors.Is(err, ErrServer):
 		l.tune(heartbeat.KnownCause)
-		l.observe(resp, nil)
+		l.observe(serverError(resp), nil)
 		l.syncAll, paced = true, true
 	default: // ErrProtocol and anything a custom Pinger returns
 		l.tune(heartbeat.KnownCause)
@@ -631,11 +635,13 @@ func (l *Loop) sync(ctx context.Context, folders []string) error {
 		resp = re.Response
 	}
 	switch code := statusOf(resp); {
-	case code >= 500 || code == http.StatusTooManyRequests:
-		l.observe(resp, nil) // server trouble, 503 + Retry-After (B1, B2)
-	case code >= 400 && code != http.StatusRequestTimeout:
-		l.observe(resp, nil) // its headers still count (B5); Run ends
-		err = fmt.Errorf("%w: %w", errRefused, err)
+	case code >= 500 || code == http.StatusTooManyRequests || errors.Is(err, ErrServer):
+		l.observe(serverError(resp), nil) // server trouble, 503 + Retry-After (B1, B2)
+	case code >= 400 && code != http.StatusRequestTimeout || errors.Is(err, ErrRejected):
+		if code >= 400 {
+			l.observe(resp, nil) // a client error: only its headers count (B5)
+		}
+		err = fmt.Errorf("%w: %w", errRefused, err) // Run ends
 	default:
 		// No answer, a 408, or a failure the answer's status does not show:
 		// a network error for the backoff rules (B3), even when it wraps
@@ -691,6 +697,23 @@ func statusOf(resp *http.Response) int {
 		return 0
 	}
 	return resp.StatusCode
+}
+
+// serverError returns the answer to a request that failed with server
+// trouble (ErrServer) as the backoff controller must see it (SPEC B2): the
+// answer itself when its status says so (5xx, 429); otherwise, when the
+// trouble was found inside a 200 answer (EAS status 8) or there was no
+// answer, a 500 with the answer's headers, which the controller would
+// otherwise count as a success.
+func serverError(resp *http.Response) *http.Response {
+	if code := statusOf(resp); code >= 500 || code == http.StatusTooManyRequests {
+		return resp
+	}
+	r := &http.Response{StatusCode: http.StatusInternalServerError, Header: http.Header{}}
+	if resp != nil {
+		r.Header = resp.Header
+	}
+	return r
 }
 
 // errRefused marks a sync the server refused outright (4xx other than 408

@@ -28,6 +28,7 @@ type step struct {
 	err    error
 	header http.Header // on the answer (or the failure's response)
 	code   int         // HTTP status of the answer; 0 means 200
+	bare   bool        // the failure carries no HTTP answer
 }
 
 // fakePinger plays a script, one step per ping, sleeping (in synctest's
@@ -77,6 +78,8 @@ func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport
 		pe := &transport.PingError{Elapsed: took, Err: s.err}
 		switch {
 		case errors.Is(s.err, transport.ErrTimedOut), errors.Is(s.err, transport.ErrClosed), errors.Is(s.err, transport.ErrNetworkLost):
+			pe.Kind = s.err
+		case s.bare:
 			pe.Kind = s.err
 		default:
 			pe.Kind, pe.Response = s.err, resp
@@ -555,6 +558,67 @@ func TestLoopRejected(t *testing.T) {
 			t.Fatalf("Run returned %v", err)
 		}
 	})
+}
+
+// TestLoopSyncRejected: a sync the server refuses outright ends Run, whether
+// the application returns the 4xx answer (*ResponseError) or an error
+// matching ErrRejected found inside a 200 answer (EAS Sync status 12: the
+// folder hierarchy must be synced first), since retrying cannot help.
+func TestLoopSyncRejected(t *testing.T) {
+	for _, refusal := range []error{
+		&transport.ResponseError{Response: &http.Response{StatusCode: http.StatusForbidden, Header: http.Header{}}},
+		fmt.Errorf("eas: sync status 12: %w", transport.ErrRejected),
+	} {
+		t.Run(refusal.Error(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				syncs := 0
+				h := startLoop(t, []step{changed("inbox"), expired}, nil, func(context.Context, []string) error {
+					syncs++
+					return refusal
+				})
+				advance(24 * time.Hour)
+				if err := h.stop(); !errors.Is(err, refusal) {
+					t.Fatalf("Run returned %v, want the refusal %v", err, refusal)
+				}
+				if syncs != 1 || len(h.pinger.times) != 1 {
+					t.Fatalf("%d syncs and %d pings, want the refused sync to end Run", syncs, len(h.pinger.times))
+				}
+			})
+		})
+	}
+}
+
+// TestLoopServerErrorInAnswer: server trouble that a codec finds inside a
+// 200 answer (EAS Ping status 8), or that a Pinger reports without an
+// answer, is a server error for the backoff rules (B2: back off at once),
+// not a success: the loop waits before it syncs and pings again.
+func TestLoopServerErrorInAnswer(t *testing.T) {
+	for _, trouble := range []step{
+		{took: 10 * time.Millisecond, err: transport.ErrServer, code: http.StatusOK},
+		{took: 10 * time.Millisecond, err: transport.ErrServer, bare: true},
+	} {
+		t.Run(fmt.Sprintf("answer %v", !trouble.bare), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := startLoop(t, []step{trouble, trouble, expired}, nil, nil)
+				advance(24 * time.Hour)
+				h.stop()
+				if n := len(h.pinger.times); n != 4 {
+					t.Fatalf("%d pings, want the 3 scripted and a 4th that blocks", n)
+				}
+				// B4: the first failure waits [15m, 30m), the second, the
+				// sync between them having succeeded, the same again.
+				for i := 1; i < 3; i++ {
+					if gap := h.pinger.times[i].Sub(h.pinger.times[i-1]); gap < 15*time.Minute || gap > 31*time.Minute {
+						t.Fatalf("ping %d came %v after the one before, want a server-error backoff of [15m, 30m)", i+1, gap)
+					}
+				}
+				entered := h.events.find(transport.BackoffEntered)
+				if len(entered) != 2 || entered[0].Backoff.Reason != backoff.ServerError {
+					t.Fatalf("backoff events %+v", entered)
+				}
+			})
+		})
+	}
 }
 
 // TestLoopEarlyAnswers: a server that answers "no changes" at once does not
