@@ -235,7 +235,12 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, p.maxBody+1))
 	resp.Body = http.NoBody
 	switch {
-	case err != nil:
+	case err != nil || pctx.Err() != nil:
+		// A body that ended after the deadline is no answer (SPEC T2), even
+		// when the read ended cleanly: over TLS, cancelling the request
+		// sends close_notify, a server may end its chunked answer on
+		// seeing it, and that last chunk can arrive before the socket
+		// closes (TestPingFailures/trickle, about 1 run in 40).
 		return Result{}, &PingError{Kind: classify(pctx, err), Err: err}
 	case int64(len(body)) > p.maxBody:
 		return Result{}, &PingError{Kind: ErrBodyTooLarge, Response: resp, Err: fmt.Errorf("more than %d bytes", p.maxBody)}
