@@ -345,17 +345,17 @@ func TestE2EXBackoff(t *testing.T) {
 // restored at once (SPEC H7, T4). A refused connection is no network loss
 // (L3: TestRestart*).
 func TestE2ENetworkLoss(t *testing.T) {
-	var lost atomic.Bool
+	var lost lossyDialer
 	lp := newLatePinger()
 	e := startE2E(t, pingtest.Config{}, scaled, func(c *transport.Config) { c.Pinger = lp })
-	lp.set(t, transport.HTTPConfig{URL: e.srv.URL() + "/ping", Client: lostClient(e.srv.Client(), &lost)})
+	lp.set(t, transport.HTTPConfig{URL: e.srv.URL() + "/ping", Client: lost.client(e.srv.Client())})
 	e.until(10*time.Second, "a climb to 300ms", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.PingAnswered && ev.Interval == 300*ms
 		}) >= 1
 	})
 	e.syncFail.Store(true)
-	lost.Store(true)
+	lost.setLost(true)
 	e.until(10*time.Second, "the loss dropping the interval", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonNetworkLost
@@ -364,7 +364,7 @@ func TestE2ENetworkLoss(t *testing.T) {
 	if count(e.events.all(), failedWith(transport.ErrNetworkLost)) == 0 {
 		t.Fatal("the interval dropped without a network-lost failure")
 	}
-	lost.Store(false)
+	lost.setLost(false)
 	e.syncFail.Store(false)
 	e.until(10*time.Second, "the interval being restored", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {

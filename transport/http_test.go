@@ -265,7 +265,9 @@ func TestPingRefused(t *testing.T) {
 func TestPingNetworkLost(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler()) // never reached
 	defer srv.Close()
-	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL + "/ping", Client: lostClient(nil, nil), AllowInsecureHTTP: true})
+	var d lossyDialer
+	d.setLost(true)
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL + "/ping", Client: d.client(nil), AllowInsecureHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}

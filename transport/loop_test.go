@@ -98,6 +98,13 @@ func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport
 	return r, nil
 }
 
+// pingTimes returns when each ping was sent, so far.
+func (f *fakePinger) pingTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.times...)
+}
+
 func (f *fakePinger) heartbeats() []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -198,7 +205,7 @@ func minutes(ds []time.Duration) string {
 // Reconnecting; and that push stayed available throughout.
 func (h *harness) checkLadder(from, to int, took time.Duration) {
 	h.t.Helper()
-	times := h.pinger.times
+	times := h.pinger.pingTimes()
 	if len(times) <= to {
 		h.t.Fatalf("%d pings, want at least %d", len(times), to+1)
 	}
@@ -801,7 +808,7 @@ func TestLoopFailingPings(t *testing.T) {
 		garbage := step{took: 5 * time.Millisecond, err: transport.ErrProtocol}
 		h := startLoop(t, []step{garbage, garbage, garbage, garbage, expired}, nil, nil)
 		advance(time.Second / 2)
-		if n := len(h.pinger.times); n != 1 {
+		if n := len(h.pinger.pingTimes()); n != 1 {
 			t.Fatalf("%d pings in the first half second, want 1 and an announced wait", n)
 		}
 		advance(24 * time.Hour)
@@ -867,9 +874,7 @@ func TestLoopNoSpin(t *testing.T) {
 					start := time.Now()
 					advance(time.Minute)
 					h.stop()
-					h.pinger.mu.Lock()
-					times := h.pinger.times
-					h.pinger.mu.Unlock()
+					times := h.pinger.pingTimes()
 					var pings int
 					for i, at := range times {
 						if at.Sub(start) >= time.Minute {

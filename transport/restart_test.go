@@ -466,11 +466,54 @@ func TestRestartNoSpin(t *testing.T) {
 // away with its coverage.
 var unassignedAddr = &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}
 
-// lostClient returns a copy of base (nil: http.DefaultClient) that dials
-// every request afresh, and whose dials fail the way they fail without
-// coverage while lost is nil or true. The failure is the kernel's own
-// (EADDRNOTAVAIL), and nothing is sent.
-func lostClient(base *http.Client, lost *atomic.Bool) *http.Client {
+// lossyDialer dials normally until the network is lost (setLost(true)):
+// then the connections it made are closed, as the system closes sockets
+// bound to an address it no longer has, and every dial fails in the kernel
+// (EADDRNOTAVAIL, from a local address no interface has), so nothing is
+// sent. The zero value has the network.
+type lossyDialer struct {
+	mu    sync.Mutex
+	lost  bool
+	conns []net.Conn
+}
+
+// setLost takes the network away or gives it back.
+func (d *lossyDialer) setLost(lost bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lost = lost
+	if lost {
+		for _, c := range d.conns {
+			_ = c.Close()
+		}
+		d.conns = nil
+	}
+}
+
+func (d *lossyDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d.mu.Lock()
+	var nd net.Dialer
+	if d.lost {
+		nd.LocalAddr = unassignedAddr
+	}
+	d.mu.Unlock()
+	c, err := nd.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.lost { // lost while dialing
+		_ = c.Close()
+		return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.EADDRNOTAVAIL}
+	}
+	d.conns = append(d.conns, c)
+	return c, nil
+}
+
+// client returns a copy of base (nil: http.DefaultClient) that dials
+// through d.
+func (d *lossyDialer) client(base *http.Client) *http.Client {
 	if base == nil {
 		base = http.DefaultClient
 	}
@@ -479,14 +522,7 @@ func lostClient(base *http.Client, lost *atomic.Bool) *http.Client {
 		tr = http.DefaultTransport.(*http.Transport)
 	}
 	tr = tr.Clone()
-	tr.DisableKeepAlives = true
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
-		if lost == nil || lost.Load() {
-			d.LocalAddr = unassignedAddr
-		}
-		return d.DialContext(ctx, network, addr)
-	}
+	tr.DialContext = d.dial
 	c := *base
 	c.Transport = tr
 	return &c
