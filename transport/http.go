@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 )
 
 // Defaults for HTTPConfig.
@@ -199,7 +200,7 @@ func (p *HTTPPinger) ended() {
 // attempt sends the ping once. A ping that was not answered returns a
 // *PingError without its Elapsed, which Ping sets; a request that could not
 // even be built returns a plain error.
-func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (_ Result, err error) {
 	hreq, err := p.codec.NewRequest(pctx, p.url, req)
 	if err != nil {
 		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
@@ -215,6 +216,15 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 			return Result{}, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
 	}
+	// Causes may quote what the server sent (net/http quotes a malformed
+	// status line, a codec an unknown status): never the request's
+	// credentials, and no more than a bounded message (SPEC T12).
+	secrets := redact.FromRequest(hreq)
+	defer func() {
+		if pe, ok := err.(*PingError); ok {
+			pe.Err = secrets.Error(pe.Err)
+		}
+	}()
 
 	resp, err := p.client.Do(hreq)
 	if err != nil {
