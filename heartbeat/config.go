@@ -204,6 +204,7 @@ var (
 	// work, and the application should fall back to scheduled sync.
 	ErrPushUnavailable = errors.New("heartbeat: push unavailable")
 	// ErrInvalidState reports a state document that is corrupt, of an
-	// unknown version, or out of this tuner's bounds (SPEC H12).
+	// unknown version, or inconsistent in itself (SPEC H12). A sound document
+	// written under other bounds is not invalid: Restore fits it.
 	ErrInvalidState = errors.New("heartbeat: invalid state")
 )
