@@ -286,7 +286,7 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
 	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox, else every mail folder)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
-	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit")
+	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit; it must be a regular file (or not exist yet) in an existing directory")
 
 	fs.StringVar(&r.strategy, "strategy", heartbeat.Adaptive.String(), "tuner `strategy`: adaptive or classic")
 	fs.DurationVar(&d.Default, "default", 0, "interval of the first ping on a new network; 0 means -min")
