@@ -80,7 +80,11 @@ func (JSONCodec) NewRequest(ctx context.Context, url string, req Request) (*http
 	return hr, nil
 }
 
-// Decode parses a JSON answer. Statuses other than 2xx are ErrRejected.
+// Decode parses one answer of the default protocol. Statuses other than 2xx
+// are ErrRejected. It is strict about what it needs and bounded in what it
+// accepts: a missing or unknown status, member names in another case, a
+// missing, non-positive or absurd out-of-bounds limit, folder names that
+// are not non-empty strings, or more than 10,000 folders are ErrProtocol.
 // Its errors never repeat the request's credentials (resp.Request's header
 // values, URL user and query values) and quote at most a short, sanitised
 // excerpt of what the server sent (SPEC T12); a folder name that echoes a
@@ -92,17 +96,7 @@ func (JSONCodec) Decode(req Request, resp *http.Response, body []byte) (Result, 
 	return decodeJSON(body, redact.FromRequest(resp.Request))
 }
 
-// DecodeJSON parses one answer of the default protocol. It is strict about
-// what it needs and bounded in what it accepts: a missing or unknown status,
-// member names in another case, a missing, non-positive or absurd
-// out-of-bounds limit, folder names that are not non-empty strings, or more
-// than 10,000 folders are ErrProtocol.
-func DecodeJSON(body []byte) (Result, error) {
-	return decodeJSON(body, redact.Secrets{})
-}
-
-// decodeJSON is DecodeJSON with the request's secrets, which its errors
-// never repeat.
+// decodeJSON parses body; its errors never repeat secrets.
 func decodeJSON(body []byte, secrets redact.Secrets) (Result, error) {
 	// Members are read by their exact names (the protocol's names are
 	// case-sensitive; encoding/json's struct matching is not).
