@@ -22,8 +22,10 @@ const (
 	// honoured on every response.
 	HeaderBackoff = "X-Backoff"
 	// HeaderRetryAttempt is the header the seed's open question proposes for
-	// telling the server how far behind a client is (B9). Set
-	// Policy.AttemptHeader to it to send it; nothing is sent by default.
+	// telling the server how far behind a client is (B9), the one constant
+	// for it in the module. Set Policy.AttemptHeader to it to send it on
+	// requests through Transport, and transport.HTTPConfig.AttemptHeader to
+	// send it on a Loop's pings; nothing is sent by default.
 	HeaderRetryAttempt = "X-Retry-Attempt"
 )
 

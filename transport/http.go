@@ -24,9 +24,6 @@ const (
 	// DefaultMaxBodyBytes bounds a ping answer's body: answers are tiny, and
 	// a hostile server must not make the client buffer without limit.
 	DefaultMaxBodyBytes = 64 << 10
-	// DefaultAttemptHeader is the header SPEC B9 suggests for telling an
-	// overloaded server how many attempts a client has failed.
-	DefaultAttemptHeader = "X-Retry-Attempt"
 )
 
 // ErrResend may be wrapped by an error from Codec.Decode to have the
@@ -62,7 +59,7 @@ type HTTPConfig struct {
 	Header http.Header
 	// AttemptHeader names the header that carries Request.Attempt while
 	// backing off (SPEC B9). Empty means the attempt is not sent; use
-	// DefaultAttemptHeader to send it.
+	// backoff.HeaderRetryAttempt ("X-Retry-Attempt") to send it.
 	AttemptHeader string
 	// Prepare, if not nil, is called on every request just before it is
 	// sent, e.g. to set credentials that change over time. An error ends

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas"
 )
@@ -30,7 +31,7 @@ func urlPinger(o options, hc *http.Client) (*transport.HTTPPinger, error) {
 		URL:               o.url,
 		Client:            hc,
 		AllowInsecureHTTP: o.insecureHTTP,
-		AttemptHeader:     transport.DefaultAttemptHeader,
+		AttemptHeader:     backoff.HeaderRetryAttempt,
 	}
 	if o.auth != "" {
 		cfg.Header = http.Header{"Authorization": {o.auth}}
