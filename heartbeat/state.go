@@ -101,9 +101,11 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// UnmarshalJSON restores state written by MarshalJSON; see Restore. It lets a
-// Tuner be a field of a larger JSON document. The Tuner must have been made
-// by New.
+// UnmarshalJSON is Restore for encoding/json, defined by it the way
+// rate.Allow is AllowN: it exists only so that a Tuner inside a larger JSON
+// document restores with it (without it encoding/json would decode nothing
+// into a Tuner, silently). It drops the change and the adjustments; call
+// Restore to see them. The Tuner must have been made by New.
 func (t *Tuner) UnmarshalJSON(data []byte) error {
 	_, _, err := t.Restore(data)
 	return err
