@@ -127,7 +127,7 @@ func ExampleTuner_Observe_networkLost() {
 	// Output:
 	// 18m0s -> 8m0s (network-lost)
 	// 8m0s (unchanged)
-	// 8m0s -> 18m0s (restored)
+	// 8m0s -> 18m0s (coverage-regained)
 }
 
 // The learned state is saved as JSON and restored on the next start.
@@ -154,9 +154,9 @@ func ExampleTuner_Restore() {
 		fmt.Println(a)
 	}
 	// Output:
-	// 8m0s -> 18m0s (restore) [] <nil>
+	// 8m0s -> 18m0s (state-loaded) [] <nil>
 	// heartbeat: invalid state: version 9, want 1
 	// 18m0s
-	// 8m0s -> 15m0s (restore) <nil>
+	// 8m0s -> 15m0s (state-loaded) <nil>
 	// network "": interval 18m0s clamped to 15m0s
 }

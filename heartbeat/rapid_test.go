@@ -119,7 +119,7 @@ func TestPropertyInvariants(t *testing.T) {
 			}
 			// An outcome moves the interval up only by a raise (at most
 			// Increment, above) or by restoring it after coverage returns.
-			if o.kind == 0 && ch.To > ch.From && ch.Reason != heartbeat.ReasonConfirmed && ch.Reason != heartbeat.ReasonRestored {
+			if o.kind == 0 && ch.To > ch.From && ch.Reason != heartbeat.ReasonConfirmed && ch.Reason != heartbeat.ReasonCoverageRegained {
 				t.Fatalf("step %d: %v moved the interval up: %v", i, o.outcome, ch)
 			}
 			if o.kind == 0 && o.outcome == heartbeat.KnownCause && string(before) != string(after) {

@@ -160,7 +160,7 @@ func (t *Tuner) Restore(data []byte) (_ Change, adjusted []string, _ error) {
 	t.lo, t.hi = st.lo, st.hi
 	t.networks, t.cur = st.networks, st.cur
 	t.clock = uint64(len(doc.Networks))
-	return t.change(from, ReasonRestore), st.adjusted, nil
+	return t.change(from, ReasonStateLoaded), st.adjusted, nil
 }
 
 func decodeState(data []byte) (stateDoc, error) {

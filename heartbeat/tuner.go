@@ -62,29 +62,30 @@ const (
 	// ReasonNetworkLost: connectivity was lost, so the interval dropped to
 	// the minimum while the best confirmed one is remembered (H7).
 	ReasonNetworkLost
-	// ReasonRestored: coverage returned, so the remembered interval was
-	// restored at once (H7).
-	ReasonRestored
+	// ReasonCoverageRegained: coverage returned, so the remembered interval
+	// was restored at once (H7).
+	ReasonCoverageRegained
 	// ReasonServerBounds: the server's permissible range moved the interval
 	// (H8).
 	ReasonServerBounds
 	// ReasonNetworkSwitch: the tuner switched to another network's learned
 	// interval, or to the starting interval on a new network (H11).
 	ReasonNetworkSwitch
-	// ReasonRestore: learned state was restored from a document (H12).
-	ReasonRestore
+	// ReasonStateLoaded: learned state was loaded from a document (H12,
+	// Tuner.Restore).
+	ReasonStateLoaded
 )
 
 var reasonNames = [...]string{
-	ReasonNone:          "none",
-	ReasonConfirmed:     "confirmed",
-	ReasonReverted:      "reverted",
-	ReasonTimedOut:      "timed-out",
-	ReasonNetworkLost:   "network-lost",
-	ReasonRestored:      "restored",
-	ReasonServerBounds:  "server-bounds",
-	ReasonNetworkSwitch: "network-switch",
-	ReasonRestore:       "restore",
+	ReasonNone:             "none",
+	ReasonConfirmed:        "confirmed",
+	ReasonReverted:         "reverted",
+	ReasonTimedOut:         "timed-out",
+	ReasonNetworkLost:      "network-lost",
+	ReasonCoverageRegained: "coverage-regained",
+	ReasonServerBounds:     "server-bounds",
+	ReasonNetworkSwitch:    "network-switch",
+	ReasonStateLoaded:      "state-loaded",
 }
 
 // String returns the reason's name in lower case, e.g. "reverted".
@@ -409,7 +410,7 @@ func (t *Tuner) restore(n *network) Reason {
 	n.confirmed = n.interval
 	n.remembered = 0
 	n.prev, n.streak = 0, 0
-	return ReasonRestored
+	return ReasonCoverageRegained
 }
 
 // SetServerBounds records the server's permissible heartbeat range and

@@ -147,13 +147,13 @@ func (a *app) reason(ch heartbeat.Change, snap heartbeat.Snapshot) string {
 		return "down to the minimum: a ping timed out at an interval that had worked"
 	case heartbeat.ReasonNetworkLost:
 		return "down to the minimum while the network is gone; the best interval is remembered"
-	case heartbeat.ReasonRestored:
+	case heartbeat.ReasonCoverageRegained:
 		return "the network is back: the remembered interval is restored"
 	case heartbeat.ReasonServerBounds:
 		return "moved into the server's heartbeat range"
 	case heartbeat.ReasonNetworkSwitch:
 		return "switched network"
-	case heartbeat.ReasonRestore:
+	case heartbeat.ReasonStateLoaded:
 		return "restored from the state file"
 	}
 	return ch.Reason.String()
