@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -176,7 +177,7 @@ func (a *app) backoffText(kind transport.EventKind, s backoff.Status, now time.T
 		return fields, fmt.Sprintf("backoff  %s (%s): next attempt in %s", s.Reason, s.Phase, a.out.story(in))
 	}
 	return fields, fmt.Sprintf("backoff  %s\n         (%s, %s: next attempt at %s, in %s)", s.Message, s.Reason, s.Phase,
-		s.Next.Format("15:04:05"), fmtDur(in.Round(time.Second)))
+		s.Next.Format("15:04:05"), durfmt.Rounded(in.Round(time.Second)))
 }
 
 // errKind names the kind of a ping failure for humans and JSON.

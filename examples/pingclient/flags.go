@@ -14,6 +14,7 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 )
 
 // Environment variables that carry secrets: never flags, so they do not
@@ -282,7 +283,7 @@ type rawFlags struct {
 // defineFlags defines every flag on fs.
 func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	d := &o.tuner
-	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+fmtDur(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+durfmt.Rounded(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
 	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox, else every mail folder)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
@@ -381,7 +382,7 @@ func defaultText(f *flag.Flag) string {
 	switch v := f.Value.(flag.Getter).Get().(type) {
 	case time.Duration:
 		if v != 0 {
-			return fmtDur(v)
+			return durfmt.Rounded(v)
 		}
 	case string:
 		if v != "" {
