@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults for the zero fields of a Policy.
@@ -51,16 +53,10 @@ const (
 	ExponentialJitter
 )
 
+var scheduleNames = [...]string{Linear: "linear", ExponentialJitter: "exponential-jitter"}
+
 // String returns "linear" or "exponential-jitter".
-func (s Schedule) String() string {
-	switch s {
-	case Linear:
-		return "linear"
-	case ExponentialJitter:
-		return "exponential-jitter"
-	}
-	return fmt.Sprintf("Schedule(%d)", int(s))
-}
+func (s Schedule) String() string { return enum.Name("Schedule", s, scheduleNames[:]) }
 
 // Policy configures a Controller. The zero Policy is the Sync client's
 // policy (SPEC B1–B10); every zero field means its default.

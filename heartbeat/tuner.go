@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Outcome is what became of one ping (SPEC H3).
@@ -27,22 +29,16 @@ const (
 	NetworkLost
 )
 
-// String returns the outcome's name in lower case, e.g. "timed-out".
-func (o Outcome) String() string {
-	switch o {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case TimedOut:
-		return "timed-out"
-	case KnownCause:
-		return "known-cause"
-	case NetworkLost:
-		return "network-lost"
-	}
-	return fmt.Sprintf("Outcome(%d)", int(o))
+var outcomeNames = [...]string{
+	Expired:     "expired",
+	Changed:     "changed",
+	TimedOut:    "timed-out",
+	KnownCause:  "known-cause",
+	NetworkLost: "network-lost",
 }
+
+// String returns the outcome's name in lower case, e.g. "timed-out".
+func (o Outcome) String() string { return enum.Name("Outcome", o, outcomeNames[:]) }
 
 // Reason says why the interval changed (SPEC H13).
 type Reason int
@@ -89,12 +85,7 @@ var reasonNames = [...]string{
 }
 
 // String returns the reason's name in lower case, e.g. "reverted".
-func (r Reason) String() string {
-	if r >= 0 && int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("Reason(%d)", int(r))
-}
+func (r Reason) String() string { return enum.Name("Reason", r, reasonNames[:]) }
 
 // Change reports an interval change (SPEC H13). Reason is ReasonNone exactly
 // when From equals To.

@@ -15,6 +15,7 @@ import (
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/internal/durfmt"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Environment variables that carry secrets: never flags, so they do not
@@ -46,9 +47,9 @@ const (
 	easMode              // an Exchange ActiveSync server
 )
 
-func (m mode) String() string {
-	return [...]string{"demo", "url", "eas"}[m]
-}
+var modeNames = [...]string{demoMode: "demo", urlMode: "url", easMode: "eas"}
+
+func (m mode) String() string { return enum.Name("mode", m, modeNames[:]) }
 
 // options are the parsed and checked flags. Durations of the tuner and the
 // backoff policy are in story time: the demo divides them by scale.
