@@ -33,8 +33,8 @@ type Codec interface {
 	Decode(req Request, resp *http.Response, body []byte) (Result, error)
 }
 
-// JSONCodec is the default protocol (SPEC T6), documented in the README
-// and in the transport/pingtest package:
+// JSONCodec is the default protocol (SPEC T6), specified in
+// docs/protocol.md in the repository and served by transport/pingtest:
 //
 //	POST <url>
 //	Content-Type: application/json
