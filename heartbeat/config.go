@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults from the Direct Push documentation (SPEC H1) and pushbeat's own
@@ -67,24 +69,15 @@ const (
 	Classic
 )
 
+var strategyNames = [...]string{Adaptive: "adaptive", Classic: "classic"}
+
 // String returns "adaptive" or "classic".
-func (s Strategy) String() string {
-	switch s {
-	case Adaptive:
-		return "adaptive"
-	case Classic:
-		return "classic"
-	}
-	return fmt.Sprintf("Strategy(%d)", int(s))
-}
+func (s Strategy) String() string { return enum.Name("Strategy", s, strategyNames[:]) }
 
 // ParseStrategy returns the Strategy whose String is name.
 func ParseStrategy(name string) (Strategy, error) {
-	switch name {
-	case "adaptive":
-		return Adaptive, nil
-	case "classic":
-		return Classic, nil
+	if s, ok := enum.Parse[Strategy](name, strategyNames[:]); ok {
+		return s, nil
 	}
 	return 0, fmt.Errorf("%w: unknown strategy %q (want adaptive or classic)", ErrInvalidConfig, name)
 }
@@ -204,6 +197,7 @@ var (
 	// work, and the application should fall back to scheduled sync.
 	ErrPushUnavailable = errors.New("heartbeat: push unavailable")
 	// ErrInvalidState reports a state document that is corrupt, of an
-	// unknown version, or out of this tuner's bounds (SPEC H12).
+	// unknown version, or inconsistent in itself (SPEC H12). A sound document
+	// written under other bounds is not invalid: Restore fits it.
 	ErrInvalidState = errors.New("heartbeat: invalid state")
 )

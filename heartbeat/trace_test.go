@@ -57,7 +57,7 @@ const (
 	reverted  = heartbeat.ReasonReverted
 	timedOut  = heartbeat.ReasonTimedOut
 	lost      = heartbeat.ReasonNetworkLost
-	restored  = heartbeat.ReasonRestored
+	restored  = heartbeat.ReasonCoverageRegained
 )
 
 // TestTraces covers every tuning rule (H4-H7, H10). A trace whose config

@@ -366,7 +366,7 @@ func TestE2ENetworkLoss(t *testing.T) {
 	e.syncFail.Store(false)
 	e.until(10*time.Second, "the interval being restored", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
-			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonRestored
+			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonCoverageRegained
 		}) >= 1
 	})
 	e.stop()

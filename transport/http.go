@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 )
 
 // Defaults for HTTPConfig.
@@ -23,9 +24,6 @@ const (
 	// DefaultMaxBodyBytes bounds a ping answer's body: answers are tiny, and
 	// a hostile server must not make the client buffer without limit.
 	DefaultMaxBodyBytes = 64 << 10
-	// DefaultAttemptHeader is the header SPEC B9 suggests for telling an
-	// overloaded server how many attempts a client has failed.
-	DefaultAttemptHeader = "X-Retry-Attempt"
 )
 
 // ErrResend may be wrapped by an error from Codec.Decode to have the
@@ -61,7 +59,7 @@ type HTTPConfig struct {
 	Header http.Header
 	// AttemptHeader names the header that carries Request.Attempt while
 	// backing off (SPEC B9). Empty means the attempt is not sent; use
-	// DefaultAttemptHeader to send it.
+	// backoff.HeaderRetryAttempt ("X-Retry-Attempt") to send it.
 	AttemptHeader string
 	// Prepare, if not nil, is called on every request just before it is
 	// sent, e.g. to set credentials that change over time. An error ends
@@ -199,7 +197,7 @@ func (p *HTTPPinger) ended() {
 // attempt sends the ping once. A ping that was not answered returns a
 // *PingError without its Elapsed, which Ping sets; a request that could not
 // even be built returns a plain error.
-func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (_ Result, err error) {
 	hreq, err := p.codec.NewRequest(pctx, p.url, req)
 	if err != nil {
 		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
@@ -215,6 +213,15 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 			return Result{}, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
 	}
+	// Causes may quote what the server sent (net/http quotes a malformed
+	// status line, a codec an unknown status): never the request's
+	// credentials, and no more than a bounded message (SPEC T12).
+	secrets := redact.FromRequest(hreq)
+	defer func() {
+		if pe, ok := err.(*PingError); ok {
+			pe.Err = secrets.Error(pe.Err)
+		}
+	}()
 
 	resp, err := p.client.Do(hreq)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -294,7 +295,7 @@ func TestPingRequest(t *testing.T) {
 	srv := hostile(t)
 	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
 		c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
-		c.AttemptHeader = transport.DefaultAttemptHeader
+		c.AttemptHeader = backoff.HeaderRetryAttempt
 	})
 	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Attempt: 2}
 	res, err := p.Ping(context.Background(), r)

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Request is one ping's parameters.
@@ -43,18 +45,10 @@ const (
 	OutOfBounds
 )
 
+var statusNames = [...]string{Expired: "expired", Changed: "changed", OutOfBounds: "out-of-bounds"}
+
 // String returns "expired", "changed" or "out-of-bounds".
-func (s Status) String() string {
-	switch s {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case OutOfBounds:
-		return "out-of-bounds"
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
-}
+func (s Status) String() string { return enum.Name("Status", s, statusNames[:]) }
 
 // Result is what an answered ping produced.
 type Result struct {

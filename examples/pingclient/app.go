@@ -54,6 +54,13 @@ func newApp(o options, stdout io.Writer) *app {
 
 // run runs the client until ctx ends or the -duration passes.
 func (a *app) run(ctx context.Context) error {
+	if a.o.state != "" {
+		// A -state that can never work fails now, not at the first save
+		// (SPEC L5).
+		if err := statefile.Check(a.o.state); err != nil {
+			return fmt.Errorf("-state: %w", err)
+		}
+	}
 	bo, err := a.newTuner()
 	if err != nil {
 		return err
@@ -217,17 +224,21 @@ func (a *app) startHelpers(ctx context.Context) (stop func()) {
 
 // loadState restores -state into the tuner, then switches to -network.
 // A corrupt file is reported (statefile moved it aside) and the run goes on
-// from the defaults.
+// from the defaults; a file learned under other bounds is kept as far as it
+// fits, and what was adjusted is reported.
 func (a *app) loadState() {
 	if p := a.o.state; p != "" {
-		if err := statefile.Load(p, a.tuner); err != nil {
+		if adjusted, err := statefile.Load(p, a.tuner); err != nil {
 			a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
 				text:   fmt.Sprintf("state    %v; starting from the defaults", err),
 				fields: []field{{"file", p}, {"error", err.Error()}}})
 		} else {
-			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(),
-				text:   fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval())),
-				fields: []field{{"file", p}}})
+			text := fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval()))
+			for _, adj := range adjusted {
+				text += "\n         adjusted to this run's bounds: " + adj
+			}
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text,
+				fields: []field{{"file", p}, {"adjusted", adjusted}}})
 		}
 	}
 	if n := a.o.network; n != "" {

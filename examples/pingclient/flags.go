@@ -14,6 +14,8 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Environment variables that carry secrets: never flags, so they do not
@@ -45,9 +47,9 @@ const (
 	easMode              // an Exchange ActiveSync server
 )
 
-func (m mode) String() string {
-	return [...]string{"demo", "url", "eas"}[m]
-}
+var modeNames = [...]string{demoMode: "demo", urlMode: "url", easMode: "eas"}
+
+func (m mode) String() string { return enum.Name("mode", m, modeNames[:]) }
 
 // options are the parsed and checked flags. Durations of the tuner and the
 // backoff policy are in story time: the demo divides them by scale.
@@ -282,11 +284,11 @@ type rawFlags struct {
 // defineFlags defines every flag on fs.
 func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	d := &o.tuner
-	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+fmtDur(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+durfmt.Rounded(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
 	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox, else every mail folder)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
-	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit")
+	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit; it must be a regular file (or not exist yet) in an existing directory")
 
 	fs.StringVar(&r.strategy, "strategy", heartbeat.Adaptive.String(), "tuner `strategy`: adaptive or classic")
 	fs.DurationVar(&d.Default, "default", 0, "interval of the first ping on a new network; 0 means -min")
@@ -381,7 +383,7 @@ func defaultText(f *flag.Flag) string {
 	switch v := f.Value.(flag.Getter).Get().(type) {
 	case time.Duration:
 		if v != 0 {
-			return fmtDur(v)
+			return durfmt.Rounded(v)
 		}
 	case string:
 		if v != "" {
