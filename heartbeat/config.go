@@ -57,7 +57,7 @@ const (
 	// Adaptive follows the Direct Push rules and also remembers the interval
 	// that failed. That interval becomes a ceiling: later increases go at
 	// most half the way to it, and probing stops once the gap is within
-	// Config.Resolution, so the tuner settles just below the network's idle
+	// Config.Resolution (or 1/32 of the ceiling, if less), so the tuner settles just below the network's idle
 	// timeout instead of failing at the same step forever. After
 	// Config.CeilingTTL Expired round trips the ceiling is tested again by
 	// one probe at the ceiling plus Resolution (reached in raises of at most
@@ -124,7 +124,9 @@ type Config struct {
 	// Strategy is Adaptive (the zero value) or Classic.
 	Strategy Strategy
 	// Resolution is, for Adaptive, how close below a failed interval the
-	// tuner must be to stop probing. Zero means DefaultResolution.
+	// tuner must be to stop probing; below a ceiling shorter than 32
+	// Resolutions (16 min by default) the tuner gets closer still, within
+	// 1/32 of the ceiling. Zero means DefaultResolution.
 	Resolution time.Duration
 	// CeilingTTL is, for Adaptive, how many Expired round trips a failed
 	// interval is trusted before one probe above it. Changed answers do not

@@ -71,8 +71,8 @@ func TestFleetConservation(t *testing.T) {
 	}
 }
 
-// TestFleetGoals checks SPEC S5 on the fleet mix: Adaptive's requests per
-// device-day within 1.05x the oracle's; its energy below that
+// TestFleetGoals checks SPEC S5 on the fleet mix: Adaptive's energy and
+// requests per device-day within 1.05x the oracle's; its energy below that
 // of every baseline that delivers mail as fast (p99 delay no worse than
 // Adaptive's); its p99 delay no worse than the best baseline's; and in
 // steady state (days 2-7) at most 1 connection it caused to die per
@@ -87,6 +87,9 @@ func TestFleetGoals(t *testing.T) {
 	for _, r := range rs {
 		t.Logf("%-9s %6.1f req/d %6.1f wake/d %6.2f mAh/d  p50 %v p99 %v  deaths/net-week %.2f",
 			r.Strategy, r.RequestsPerDay, r.WakeupsPerDay, r.MAhPerDay, r.DelayP50, r.DelayP99, r.SteadyDeathsPerNetworkWeek)
+	}
+	if ratio := a.MAhPerDay / o.MAhPerDay; ratio > 1.05 {
+		t.Errorf("energy: adaptive %.2f mAh/day, %.3fx the oracle's (goal <= 1.05)", a.MAhPerDay, ratio)
 	}
 	if ratio := a.RequestsPerDay / o.RequestsPerDay; ratio > 1.05 {
 		t.Errorf("requests: adaptive %.1f/day, %.3fx the oracle's (goal <= 1.05)", a.RequestsPerDay, ratio)
