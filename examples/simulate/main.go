@@ -58,6 +58,10 @@ type options struct {
 	strategies []string
 	json       bool
 	svg        string
+	fleet      int // devices of the fleet run; 0: no fleet run
+	fleetOnly  []string
+	workers    int
+	outage     time.Duration
 }
 
 const usageHead = `Usage: simulate [flags]
@@ -75,6 +79,14 @@ network idle timeouts 4m to 2h4m with Poisson mail every 20m and 2h, over
 
 With any of -timeout, -mail, -arrivals, -server-min, -server-max or -svg it
 runs one custom scenario, one seed (-seed), every chosen strategy.
+
+With -fleet N it simulates N devices over -days (seed -seed) moving between
+home Wi-Fi, cellular and office networks with idle timeouts drawn from
+documented mixes, and compares the fleet strategies by what users pay:
+requests, radio wake-ups and energy per device-day, delivery delay, deaf
+time and connections killed; -outage adds a 503 + Retry-After outage and
+reports the busiest second after it; -svg draws each strategy's CDF of
+energy per device-day.
 
 Steady state means days 2 to -days; day 1 is discovery.
 Strategies: adaptive, classic (the heartbeat package), aosp (+5/-5 min),
@@ -111,7 +123,19 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	fs.DurationVar(&syncEvery, "sync-every", sim.DefaultSyncEvery, "scheduled-sync interval of a device that gave up on push")
 	fs.DurationVar(&probe, "probe-every", sim.DefaultProbeEvery, "how long a device that gave up on push waits before trying it again")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run per line instead of tables (fields: see internal/sim's package doc)")
-	fs.StringVar(&o.svg, "svg", "", "write the custom scenario's interval over time, one line per strategy, to this SVG `file`")
+	fs.StringVar(&o.svg, "svg", "", "write the custom scenario's interval over time (with -fleet: each strategy's CDF of energy per device-day), one line per strategy, to this SVG `file`")
+	fs.IntVar(&o.fleet, "fleet", 0, "simulate a fleet of this many devices over -days (SPEC S1-S6) instead of the tables: home Wi-Fi, cellular and office networks, every fleet strategy")
+	fs.Func("fleet-strategy", "fleet: strategies to run, comma-separated (default all: "+strings.Join(sim.FleetStrategyNames(), ",")+")", func(s string) error {
+		for _, name := range strings.Split(s, ",") {
+			if !slices.Contains(sim.FleetStrategyNames(), name) {
+				return fmt.Errorf("unknown fleet strategy %q", name)
+			}
+			o.fleetOnly = append(o.fleetOnly, name)
+		}
+		return nil
+	})
+	fs.IntVar(&o.workers, "workers", 0, "fleet: goroutines sharing the devices (0: one per CPU); the result does not depend on it")
+	fs.DurationVar(&o.outage, "outage", 30*time.Minute, "fleet: a server outage (503 + Retry-After) of this length at noon of day 3 (0: none)")
 	// The flag package calls Usage on -h and on a bad flag alike; print it
 	// once, after Parse, to stdout for -h and to stderr otherwise.
 	fs.Usage = func() {}
@@ -128,8 +152,10 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "timeout", "mail", "arrivals", "server-min", "server-max", "svg":
+		case "timeout", "mail", "arrivals", "server-min", "server-max":
 			o.custom = true
+		case "svg":
+			o.custom = o.fleet == 0
 		}
 	})
 	a, err := sim.ParseArrivals(arrivals)
@@ -179,6 +205,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func execute(o options, w io.Writer) error {
+	if o.fleet > 0 {
+		return fleet(o, w)
+	}
 	if o.custom {
 		return custom(o, w)
 	}
