@@ -317,14 +317,15 @@ func discard(resp *http.Response, limit int64) {
 // header, a header over the size limit) is a protocol error, not a close.
 func answerKind(pctx context.Context, err error, answered bool) error {
 	kind := classify(pctx, err)
-	if kind == ErrClosed && answered && !connectionEnded(err) {
+	if kind == ErrClosed && answered && !connectionEnded(unwrapURLError(err)) {
 		return ErrProtocol
 	}
 	return kind
 }
 
 // connectionEnded reports whether err says the connection ended: EOF, a
-// socket error, a closed connection.
+// socket error, a closed connection. (Not given a *url.Error: that is a
+// net.Error too.)
 func connectionEnded(err error) bool {
 	var (
 		netErr net.Error
