@@ -437,10 +437,11 @@ func (l *Loop) ping(ctx context.Context) error {
 	proved := false // the answer says something about idle time or mail
 	switch res.Status {
 	case Expired:
-		// An expiry proves idle time only if the server held the ping for
-		// (nearly) the whole heartbeat; one that comes early proves nothing.
+		// An expiry proves idle time only if the connection stayed silent
+		// for (nearly) the whole heartbeat (SPEC I3); one that comes early,
+		// or whose server talked meanwhile, proves nothing.
 		l.observe(res.Response, nil)
-		if proved = res.Elapsed >= req.Heartbeat*9/10; proved {
+		if proved = res.silence() >= req.Heartbeat*9/10; proved {
 			l.tune(heartbeat.Expired)
 		} else {
 			l.tune(heartbeat.KnownCause)
