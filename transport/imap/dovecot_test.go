@@ -241,7 +241,9 @@ func TestDovecotKickAndRestart(t *testing.T) {
 	n = len(idles)
 	srv.Stop()
 	r.until(t, 10*time.Second, "a failed ping while the server is down", func(ev []transport.Event, _ []time.Time) bool {
-		return slices.ContainsFunc(ev, func(e transport.Event) bool { return e.Kind == transport.PingFailed && errors.Is(e.Err, transport.ErrNetworkLost) })
+		return slices.ContainsFunc(ev, func(e transport.Event) bool {
+			return e.Kind == transport.PingFailed && errors.Is(e.Err, transport.ErrNetworkLost)
+		})
 	})
 	srv.Restart(t)
 	up := time.Now()
