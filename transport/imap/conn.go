@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -162,4 +163,28 @@ func earliest(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// tlsConn is the TLS connection over a conn. It reports the TLS layer's
+// read errors to the conn, since a server that ends with close_notify
+// shows the TCP layer no error at all; and it can serve a greeting line
+// before the first byte from the server (after a STARTTLS done here, the
+// library waits for a greeting the server will not send again).
+type tlsConn struct {
+	*tls.Conn
+	raw      *conn
+	greeting []byte
+}
+
+func (t *tlsConn) Read(b []byte) (int, error) {
+	if len(t.greeting) > 0 {
+		n := copy(b, t.greeting)
+		t.greeting = t.greeting[n:]
+		return n, nil
+	}
+	n, err := t.Conn.Read(b)
+	if err != nil {
+		t.raw.note(0, err)
+	}
+	return n, err
 }

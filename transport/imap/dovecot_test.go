@@ -231,6 +231,9 @@ func TestDovecotKickAndRestart(t *testing.T) {
 	if !slices.ContainsFunc(events, func(ev transport.Event) bool {
 		return ev.Kind == transport.PingFailed && errors.Is(ev.Err, transport.ErrClosed)
 	}) {
+		for _, ev := range events {
+			t.Log(ev)
+		}
 		t.Fatal("the kick was not a visible close (ErrClosed)")
 	}
 	pushWithin("after the kick")

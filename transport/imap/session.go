@@ -1,12 +1,14 @@
 package imap
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +34,7 @@ type session struct {
 	wake     chan struct{} // a change arrived; buffered 1
 
 	closeOnce sync.Once
+	closed    atomic.Bool // close was called
 }
 
 // kindError is an error of a known transport kind. Its text may hold the
@@ -95,19 +98,20 @@ func dial(ctx context.Context, cfg Config, mailbox string, deadline time.Time) (
 		tlsConfig.ServerName, _, _ = net.SplitHostPort(cfg.Addr)
 	}
 	switch cfg.Security {
-	case ImplicitTLS:
+	case ImplicitTLS, StartTLS:
+		var greeting []byte
+		if cfg.Security == StartTLS {
+			if greeting, err = s.startTLS(); err != nil {
+				c.Close()
+				return nil, err
+			}
+		}
 		tc := tls.Client(c, tlsConfig)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			c.Close()
 			return nil, s.fail("TLS handshake", err)
 		}
-		s.client = imapclient.New(tc, opts)
-	case StartTLS:
-		opts.TLSConfig = tlsConfig
-		if s.client, err = imapclient.NewStartTLS(c, opts); err != nil {
-			c.Close()
-			return nil, s.fail("STARTTLS", err)
-		}
+		s.client = imapclient.New(&tlsConn{Conn: tc, raw: c, greeting: greeting}, opts)
 	default:
 		s.client = imapclient.New(c, opts)
 	}
@@ -162,11 +166,11 @@ func (s *session) refused(cmd string, err error) error {
 	case ie.Code == goimap.ResponseCodeUnavailable, ie.Code == goimap.ResponseCodeLimit,
 		ie.Code == goimap.ResponseCodeInUse, ie.Code == goimap.ResponseCodeServerBug:
 		kind = transport.ErrServer
-	case cmd == "LOGIN":
-		// AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, EXPIRED,
-		// PRIVACYREQUIRED or no code: the same login cannot succeed later.
-		kind = transport.ErrRejected
-	case ie.Code == goimap.ResponseCodeNonExistent, ie.Code == goimap.ResponseCodeNoPerm:
+	default:
+		// LOGIN: AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, EXPIRED,
+		// PRIVACYREQUIRED or no code; SELECT: NONEXISTENT, NOPERM or no
+		// code (Dovecot names no code for a missing mailbox). Asking again
+		// cannot help.
 		kind = transport.ErrRejected
 	}
 	return kindErrorf(kind, "imap: %s answered %s", cmd, describe(ie))
@@ -198,14 +202,12 @@ func (s *session) fail(step string, err error) error {
 	case ioErr != nil:
 		return kindErrorf(transport.ErrClosed, "imap: %s: %w", step, ioErr)
 	}
-	select {
-	case <-s.client.Closed():
-		// The server closed the connection cleanly (BYE, then EOF) or sent
-		// something the library could not parse.
-		if isEOF(err) {
-			return kindErrorf(transport.ErrClosed, "imap: %s: connection closed by the server", step)
-		}
-	default:
+	if s.closed.Load() {
+		return kindErrorf(transport.ErrClosed, "imap: %s: the pinger was closed", step)
+	}
+	// No I/O error: the library gave up on what the server sent.
+	if s.client != nil && !s.alive() {
+		return kindErrorf(transport.ErrProtocol, "imap: %s: the server sent an answer the client could not parse", step)
 	}
 	return kindErrorf(transport.ErrProtocol, "imap: %s: %w", step, err)
 }
@@ -296,6 +298,7 @@ func (s *session) refusedIdle(err error) error {
 
 // close closes the connection at once.
 func (s *session) close() {
+	s.closed.Store(true)
 	s.closeOnce.Do(func() {
 		if s.client != nil {
 			s.client.Close()
@@ -322,4 +325,60 @@ func (s *session) logout() error {
 // isEOF reports whether err says the connection ended.
 func isEOF(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed)
+}
+
+// maxStartTLSLines bounds what a server may send before it answers
+// STARTTLS.
+const maxStartTLSLines = 64
+
+// startTLS asks for TLS on the plain connection (RFC 9051 section 6.2.1)
+// and returns the greeting to hand the library once TLS is up: the
+// server will not greet again. The library's own STARTTLS reports a
+// server that closes the TLS session cleanly as no error at all, so the
+// upgrade happens here, where the TLS layer's errors can be seen.
+func (s *session) startTLS() ([]byte, error) {
+	r := bufio.NewReaderSize(s.conn, 4096)
+	readLine := func() (string, error) {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			if errors.Is(err, bufio.ErrBufferFull) {
+				return "", kindErrorf(transport.ErrProtocol, "imap: STARTTLS: a line longer than %d bytes", r.Size())
+			}
+			return "", s.fail("STARTTLS", err)
+		}
+		return strings.TrimRight(string(line), "\r\n"), nil
+	}
+	greeting, err := readLine()
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case strings.HasPrefix(greeting, "* BYE"):
+		return nil, kindErrorf(transport.ErrServer, "imap: greeting: %q", greeting)
+	case !strings.HasPrefix(greeting, "* OK"):
+		// PREAUTH on a plain connection would skip TLS: refuse it.
+		return nil, kindErrorf(transport.ErrProtocol, "imap: greeting before STARTTLS: %q", greeting)
+	}
+	if _, err := s.conn.Write([]byte("S1 STARTTLS\r\n")); err != nil {
+		return nil, s.fail("STARTTLS", err)
+	}
+	for range maxStartTLSLines {
+		line, err := readLine()
+		if err != nil {
+			return nil, err
+		}
+		if !strings.HasPrefix(line, "S1 ") {
+			continue // untagged data, e.g. CAPABILITY
+		}
+		if !strings.HasPrefix(line, "S1 OK") {
+			return nil, kindErrorf(transport.ErrProtocol, "imap: STARTTLS refused: %q", line)
+		}
+		if r.Buffered() > 0 {
+			// Plain text after the OK would be read as if it came over
+			// TLS: the injection STARTTLS is known for.
+			return nil, kindErrorf(transport.ErrProtocol, "imap: STARTTLS: the server sent data before the TLS handshake")
+		}
+		return []byte("* OK TLS is up\r\n"), nil
+	}
+	return nil, kindErrorf(transport.ErrProtocol, "imap: STARTTLS: no answer in %d lines", maxStartTLSLines)
 }
