@@ -363,6 +363,10 @@ func (s *Server) doveadm(t testing.TB, stdin *strings.Reader, args ...string) {
 	}
 }
 
+// CAFile returns the path of a PEM file holding the server's certificate,
+// for clients that trust a file rather than TLS.
+func (s *Server) CAFile() string { return filepath.Join(s.dir, "cert.pem") }
+
 // Log returns the server's log so far.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "dovecot.log"))
