@@ -47,7 +47,9 @@ type Config struct {
 	// with the password of User. Zero means none: only User.
 	Users int
 	// MaxConnections is how many IMAP connections the server accepts at
-	// once, in total and per user. Zero means 50.
+	// once, in total and per user. Zero means 50. Above 100, each imap
+	// process serves up to 10 connections (Dovecot's client_limit), so
+	// that a thousand sessions do not need a thousand processes.
 	MaxConnections int
 }
 
@@ -150,6 +152,10 @@ func (s *Server) writeFiles(t testing.TB, cfg Config) *tls.Config {
 	}
 	u, g := s.names(t)
 	n := cfg.MaxConnections
+	perProcess := 1
+	if n > 100 {
+		perProcess = 10
+	}
 	d := s.dir
 	conf := fmt.Sprintf(`# A private test instance (transport/imap/imaptest).
 base_dir = %[1]s/run
@@ -200,6 +206,7 @@ service imap-login {
 }
 service imap {
   process_limit = %[6]d
+  client_limit = %[13]d
 }
 service anvil {
   chroot =
@@ -208,7 +215,7 @@ service anvil {
 service auth {
   client_limit = %[12]d
 }
-`, d, filepath.Base(d), u, g, n+10, n+10, notify, s.uid, s.gid, stport, port, 2*n+100)
+`, d, filepath.Base(d), u, g, n+10, n+10, notify, s.uid, s.gid, stport, port, 2*n+100, perProcess)
 	files := map[string]string{"dovecot.conf": conf, "users": users.String(), "cert.pem": certPEM, "key.pem": keyPEM}
 	for _, sub := range []string{"run", "state", "mail"} {
 		if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
