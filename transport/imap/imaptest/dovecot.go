@@ -48,8 +48,10 @@ type Config struct {
 	Users int
 	// MaxConnections is how many IMAP connections the server accepts at
 	// once, in total and per user. Zero means 50. Above 100, each imap
-	// process serves up to 10 connections (Dovecot's client_limit), so
-	// that a thousand sessions do not need a thousand processes.
+	// process serves up to 50 connections (Dovecot's client_limit), so
+	// that a thousand sessions need neither a thousand processes nor more
+	// inotify instances than the kernel gives one user (128 by default;
+	// past it, Dovecot polls the mailbox every 30 s instead).
 	MaxConnections int
 }
 
@@ -154,7 +156,7 @@ func (s *Server) writeFiles(t testing.TB, cfg Config) *tls.Config {
 	n := cfg.MaxConnections
 	perProcess := 1
 	if n > 100 {
-		perProcess = 10
+		perProcess = 50
 	}
 	d := s.dir
 	conf := fmt.Sprintf(`# A private test instance (transport/imap/imaptest).
@@ -207,6 +209,7 @@ service imap-login {
 service imap {
   process_limit = %[6]d
   client_limit = %[13]d
+  service_count = 0
 }
 service anvil {
   chroot =
