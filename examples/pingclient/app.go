@@ -22,8 +22,9 @@ type app struct {
 	out   *reporter
 	tuner *heartbeat.Tuner
 	loop  *transport.Loop
-	demo  *demo       // demo mode only
-	eas   *easSession // -eas only
+	demo  *demo        // demo mode only
+	eas   *easSession  // -eas only
+	imap  *imapSession // -imap only
 	start time.Time
 	cfg   heartbeat.Config // the tuner's configuration, wall time
 
@@ -164,6 +165,16 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 			return cfg, cleanup, err
 		}
 		cfg.Pinger, cfg.Sync, cfg.Folders = a.eas.client.Pinger(), a.eas.sync(a.out), a.eas.folders
+	}
+	if o.mode == imapMode {
+		if a.imap, err = startIMAP(ctx, o, a.out); err != nil {
+			if ctx.Err() != nil {
+				err = nil // interrupted: nothing to report
+			}
+			return cfg, cleanup, err
+		}
+		cleanup = func() { a.imap.close(); hc.CloseIdleConnections() }
+		cfg.Pinger, cfg.Sync = a.imap.pinger, a.imap.sync(a.out)
 	}
 	return cfg, cleanup, nil
 }

@@ -45,9 +45,10 @@ const (
 	demoMode mode = iota // an embedded pingtest server behind a middlebox
 	urlMode              // a server of the default JSON protocol
 	easMode              // an Exchange ActiveSync server
+	imapMode             // an IMAP server, with IDLE
 )
 
-var modeNames = [...]string{demoMode: "demo", urlMode: "url", easMode: "eas"}
+var modeNames = [...]string{demoMode: "demo", urlMode: "url", easMode: "eas", imapMode: "imap"}
 
 func (m mode) String() string { return enum.Name("mode", m, modeNames[:]) }
 
@@ -70,6 +71,7 @@ type options struct {
 	user, device string
 	password     string // EAS, from the environment
 	auth         string // -url, from the environment
+	imap         imapOptions
 
 	scale       float64 // story seconds per second; 1 outside the demo
 	idleTimeout time.Duration
@@ -105,6 +107,10 @@ runs Exchange ActiveSync Direct Push: FolderSync, an initial Sync of the
 pinged folders, then Ping. The password comes from the environment variable
 ` + envEASPassword + `, never from a flag.
 
+With -imap imaps://host[:port]/MAILBOX -user NAME it holds IMAP IDLE on the
+mailbox (imap:// for STARTTLS) and prints the subjects of new messages. The
+password comes from the environment variable ` + envIMAPPassword + `.
+
 Durations are Go durations (90s, 8m, 1h30m). In the demo they are story
 time: -min 8m is 8 minutes of the story, 1.6 s of the run at -scale 300.
 Ctrl-C ends the run with its summary.
@@ -121,6 +127,7 @@ var flagGroups = []struct {
 	{"Backoff", []string{"backoff-base", "backoff-cap", "backoff-schedule"}},
 	{"Server (-url, -eas)", []string{"url", "insecure-http", "cacert"}},
 	{"Exchange ActiveSync (-eas)", []string{"eas", "user", "device"}},
+	{"IMAP (-imap, with -user and -cacert)", []string{"imap"}},
 	{"Demo only", []string{"scale", "idle-timeout", "mail", "seed"}},
 }
 
@@ -154,6 +161,10 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	switch {
 	case o.url != "" && r.easURL != "":
 		return o, usagef("-url and -eas exclude each other")
+	case r.imapURL != "" && (o.url != "" || r.easURL != ""):
+		return o, usagef("-imap excludes -url and -eas")
+	case r.imapURL != "":
+		o.mode = imapMode
 	case r.easURL != "":
 		o.mode, o.url = easMode, r.easURL
 	case o.url != "":
@@ -169,6 +180,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 				return o, usagef("-%s applies to the demo only, not with -url or -eas", name)
 			case (name == "insecure-http" || name == "cacert") && o.mode == demoMode:
 				return o, usagef("-%s applies with -url or -eas only (the demo verifies its own server's certificate)", name)
+			case name == "user" && o.mode == imapMode, name == "cacert" && o.mode == imapMode:
+			case name == "insecure-http" && o.mode == imapMode:
+				return o, usagef("-insecure-http does not apply with -imap: use imaps:// or imap:// (STARTTLS)")
 			case (name == "user" || name == "device") && o.mode != easMode:
 				return o, usagef("-%s applies with -eas only", name)
 			}
@@ -251,6 +265,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	}
 
 	// The server.
+	if o.mode == imapMode {
+		return o, parseIMAP(&o, r.imapURL, r.cacert)
+	}
 	name := "-" + o.mode.String()
 	if err := checkURL(name, o.url, o.insecureHTTP); err != nil {
 		return o, err
@@ -278,6 +295,7 @@ func parse(args []string, stdout io.Writer) (options, error) {
 // rawFlags are flag values that parse turns into options.
 type rawFlags struct {
 	strategy, schedule, folders, cacert, easURL string
+	imapURL                                     string
 	confirmations, ttl, unwk                    int
 }
 
@@ -310,7 +328,8 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.StringVar(&r.cacert, "cacert", "", "also trust the CA certificates in this PEM `file` (a private CA)")
 
 	fs.StringVar(&r.easURL, "eas", "", "run EAS Direct Push against this `URL`, e.g. https://host/Microsoft-Server-ActiveSync")
-	fs.StringVar(&o.user, "user", "", "EAS user `name`, e.g. alice or DOMAIN\\alice")
+	fs.StringVar(&o.user, "user", "", "EAS or IMAP user `name`, e.g. alice or DOMAIN\\alice")
+	fs.StringVar(&r.imapURL, "imap", "", "watch this IMAP mailbox `URL` with IDLE: imaps://host[:port]/MAILBOX, or imap:// for STARTTLS")
 	fs.StringVar(&o.device, "device", "", "EAS device `id`; keep it the same across runs (the server keeps state per device)")
 
 	fs.Float64Var(&o.scale, "scale", defaultScale, "demo: time runs this `factor` faster than life")

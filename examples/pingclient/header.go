@@ -41,9 +41,12 @@ func (a *app) header() {
 		if len(o.folders) > 0 {
 			folders = strings.Join(o.folders, ", ")
 		}
-		if o.mode == easMode {
+		switch o.mode {
+		case imapMode:
+			p = append(p, fmt.Sprintf("pingclient: IMAP IDLE at %s as %s; watching %s.", redact(o.url), o.user, o.imap.mailbox))
+		case easMode:
 			p = append(p, fmt.Sprintf("pingclient: EAS Direct Push at %s as %s, device %s; watching %s.", redact(o.url), o.user, o.device, folders))
-		} else {
+		default:
 			p = append(p, fmt.Sprintf("pingclient: pinging %s (pushbeat JSON protocol); watching %s.", redact(o.url), folders))
 		}
 		run := "Ctrl-C ends the run"
