@@ -45,7 +45,9 @@
 // A server-requested delay d (the largest of the Retry-After, X-Weave-Backoff
 // and X-Backoff values) is capped at Policy.MaxServerDelay (24 h), then
 // becomes a uniformly random wait in [d, 1.25·d), so that a fleet told the
-// same time does not return in the same second. A success does not cancel it.
+// same time does not return in the same second. The cap holds for the wait
+// itself, fuzz included: the range is clipped at 24 h (B10). A success does
+// not cancel it.
 //
 // The scheduled wait after the n-th consecutive failure, with the default
 // Linear schedule (Base 15 min, Cap 8 h) and phases (SecondaryAfter 3):

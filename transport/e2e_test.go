@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,19 +20,24 @@ import (
 
 // The end-to-end tests run the real Loop and HTTPPinger against pingtest
 // over loopback TLS, with the Direct Push parameters scaled from minutes to
-// tenths of seconds: Min 100ms, Increment 100ms, Buffer 100ms. The
-// middlebox timeout of 330ms sits 30ms above where Adaptive settles (300ms)
-// and 20ms below the probe that fails (350ms), margins chosen to survive a
-// loaded CI machine running the race detector.
+// tenths of seconds: Min 100ms, Increment 100ms, Buffer 100ms. Resolution
+// is one Increment, so Adaptive settles one step below the first interval
+// that fails, with no probe in between; the middlebox timeout sits half an
+// Increment above where it settles (300ms) and half an Increment below the
+// step that fails (400ms). (With a 60ms Resolution the timeout sat 20ms
+// below a 350ms probe, and a loaded machine delivered the middlebox's 504
+// after the probe's heartbeat, which the pinger rightly takes for a server
+// error.) The middlebox does not count the test process's own stalls as
+// idle time, so a survivor is not cut because the machine was busy.
 var scaled = heartbeat.Config{
 	Min:        100 * ms,
 	Increment:  100 * ms,
 	Max:        800 * ms,
 	Buffer:     100 * ms,
-	Resolution: 60 * ms,
+	Resolution: 100 * ms,
 }
 
-const idleTimeout = 330 * ms
+const idleTimeout = 350 * ms
 
 // e2e is one loop running against one pingtest server.
 type e2e struct {
@@ -45,7 +52,17 @@ type e2e struct {
 	syncFail atomic.Bool // the sync reports no network
 }
 
+// startE2E starts a server and a loop pinging it.
 func startE2E(t *testing.T, srvCfg pingtest.Config, tuner heartbeat.Config, mod func(*transport.Config)) *e2e {
+	t.Helper()
+	e := newE2E(t, srvCfg, tuner, mod)
+	e.start()
+	return e
+}
+
+// newE2E starts a server and makes a loop for it, not yet running: faults
+// injected before start reach the loop's first ping.
+func newE2E(t *testing.T, srvCfg pingtest.Config, tuner heartbeat.Config, mod func(*transport.Config)) *e2e {
 	t.Helper()
 	srv, err := pingtest.NewServer(srvCfg)
 	if err != nil {
@@ -88,11 +105,15 @@ func startE2E(t *testing.T, srvCfg pingtest.Config, tuner heartbeat.Config, mod 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e
+}
+
+// start runs the loop until the test ends or stop is called.
+func (e *e2e) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	go func() { e.done <- e.loop.Run(ctx) }()
-	t.Cleanup(func() { e.stop() })
-	return e
+	e.t.Cleanup(func() { e.stop() })
 }
 
 // stop ends the loop and waits for Run to return.
@@ -180,12 +201,13 @@ func (e *e2e) checkSettled() {
 // is trouble for the backoff rules.
 func TestE2EMiddlebox(t *testing.T) {
 	tests := []struct {
-		mode pingtest.DropMode
-		kind error // how the drops surface
+		mode  pingtest.DropMode
+		kind  error // how the drops surface
+		drops int   // how many the tuner needs to learn the timeout
 	}{
-		{pingtest.Silent, transport.ErrTimedOut},
-		{pingtest.Reset, transport.ErrClosed},
-		{pingtest.GatewayTimeout, transport.ErrProxyTimeout},
+		{pingtest.Silent, transport.ErrTimedOut, 1},
+		{pingtest.Reset, transport.ErrClosed, 2}, // one early close proves nothing (T3)
+		{pingtest.GatewayTimeout, transport.ErrProxyTimeout, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.mode.String(), func(t *testing.T) {
@@ -195,13 +217,22 @@ func TestE2EMiddlebox(t *testing.T) {
 			e.stop()
 			e.checkSettled()
 			events := e.events.all()
-			if n := count(events, failedWith(tc.kind)); n < 2 {
-				t.Fatalf("%d failures matching %v, want the tuner to have met the timeout at least twice", n, tc.kind)
+			if n := count(events, failedWith(tc.kind)); n < tc.drops {
+				t.Fatalf("%d failures matching %v, want the tuner to have met the timeout at least %d times", n, tc.kind, tc.drops)
 			}
-			if n := count(events, isKind(transport.BackoffEntered)); n != 0 {
-				t.Fatalf("idle drops caused %d backoffs", n)
+			// A 504 that reaches the client after the ping's heartbeat is a
+			// server's gateway timeout, not a proxy's idle timeout, to the
+			// pinger (SPEC T2): a loaded machine can delay the middlebox's
+			// 504 that long. Such a backoff is the rule at work; any other
+			// backoff would be an idle drop taken for server trouble.
+			late := count(events, lateGatewayTimeout)
+			if n := count(events, isKind(transport.BackoffEntered)); n > late {
+				t.Fatalf("idle drops caused %d backoffs (%d 504s came after their heartbeat)", n, late)
 			}
-			if st := e.loop.Backoff().Status(); st.Failures != 0 {
+			if late > 0 {
+				t.Logf("%d 504s reached the client after their heartbeat: server errors to the pinger", late)
+			}
+			if st := e.loop.Backoff().Status(); st.Failures != 0 && late == 0 {
 				t.Fatalf("backoff failures %d after idle drops", st.Failures)
 			}
 			if tc.mode != pingtest.Silent {
@@ -220,6 +251,14 @@ func TestE2EMiddlebox(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lateGatewayTimeout reports a ping that failed with a 504 the pinger took
+// for a server error: one whose headers came after its heartbeat.
+func lateGatewayTimeout(ev transport.Event) bool {
+	var pe *transport.PingError
+	return ev.Kind == transport.PingFailed && errors.Is(ev.Err, transport.ErrServer) &&
+		errors.As(ev.Err, &pe) && pe.Response != nil && pe.Response.StatusCode == http.StatusGatewayTimeout
 }
 
 // TestE2EServerBounds: the server's range, learned from out-of-bounds
@@ -285,20 +324,26 @@ func TestE2EChanges(t *testing.T) {
 // TestE2EMaintenance: 503 with Retry-After halts pings and syncs until the
 // server's time has passed (SPEC B1, T4).
 func TestE2EMaintenance(t *testing.T) {
-	e := startE2E(t, pingtest.Config{}, scaled, nil)
+	meter := stallMeter(t)
+	e := newE2E(t, pingtest.Config{}, scaled, nil)
 	if err := e.srv.Inject(1, pingtest.Fault{Kind: pingtest.ErrorStatus, Status: 503, RetryAfter: "1"}); err != nil {
 		t.Fatal(err)
 	}
+	e.start()
 	e.until(5*time.Second, "a ping after the maintenance", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PingAnswered)) >= 1
 	})
 	e.stop()
-	log := e.srv.Log()
+	log := arrivalOrder(e.srv.Log())
 	if len(log) < 2 || log[0].Status != 503 {
 		t.Fatalf("server log %+v", log)
 	}
-	if gap := log[1].Arrived.Sub(log[0].Ended); gap < time.Second || gap > 1500*ms {
-		t.Fatalf("next request %v after the 503, want in [1s, 1.25s] plus scheduling", gap)
+	// The wait is Retry-After plus up to a quarter of it (fuzz, B1); the
+	// next request may come one more quarter later, in running time.
+	const retryAfter = time.Second
+	gap := log[1].Arrived.Sub(log[0].Ended)
+	if running := meter.Running(log[0].Ended, log[1].Arrived); gap < retryAfter || running > retryAfter*3/2 {
+		t.Fatalf("next request %v after the 503 (%v of running time), want in [Retry-After, 1.5 Retry-After] = [1s, 1.5s]", gap, running)
 	}
 	var syncAt, enteredAt time.Time
 	for _, ev := range e.events.all() {
@@ -320,17 +365,21 @@ func TestE2EMaintenance(t *testing.T) {
 // TestE2EXBackoff: X-Backoff on a good answer delays the next request, and
 // the answer itself still counts (SPEC B5).
 func TestE2EXBackoff(t *testing.T) {
-	e := startE2E(t, pingtest.Config{}, scaled, nil)
+	// The fault goes in before the loop starts: injected after, it went to
+	// whichever ping the server read next, on a loaded machine sometimes the
+	// second, and the first answer carried no X-Backoff at all.
+	e := newE2E(t, pingtest.Config{}, scaled, nil)
 	if err := e.srv.Inject(1, pingtest.Fault{Backoff: "1", BackoffHeader: "X-Backoff"}); err != nil {
 		t.Fatal(err)
 	}
+	e.start()
 	e.until(5*time.Second, "a second answer", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PingAnswered)) >= 2
 	})
 	e.stop()
-	log := e.srv.Log()
-	if log[0].Answer != pingtest.Expired {
-		t.Fatalf("first answer %v", log[0].Answer)
+	log := arrivalOrder(e.srv.Log())
+	if len(log) < 2 || log[0].Answer != pingtest.Expired || log[0].Fault.Backoff != "1" {
+		t.Fatalf("server log %+v: want the first answer an expiry with X-Backoff", log)
 	}
 	if gap := log[1].Arrived.Sub(log[0].Ended); gap < time.Second {
 		t.Fatalf("next request %v after X-Backoff: 1", gap)
@@ -338,6 +387,13 @@ func TestE2EXBackoff(t *testing.T) {
 	if iv := e.loop.Tuner().Interval(); iv != 200*ms {
 		t.Fatalf("interval %v: the expiry that carried X-Backoff was not counted", iv)
 	}
+}
+
+// arrivalOrder sorts a server log by arrival (the log is in the order the
+// requests ended).
+func arrivalOrder(log []pingtest.Request) []pingtest.Request {
+	slices.SortFunc(log, func(a, b pingtest.Request) int { return a.Arrived.Compare(b.Arrived) })
+	return log
 }
 
 // TestE2ENetworkLoss: the network goes away (the device's address is gone:
@@ -368,7 +424,7 @@ func TestE2ENetworkLoss(t *testing.T) {
 	e.syncFail.Store(false)
 	e.until(10*time.Second, "the interval being restored", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
-			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonRestored
+			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonCoverageRegained
 		}) >= 1
 	})
 	e.stop()
@@ -414,10 +470,18 @@ func TestE2EStaleConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := transport.Request{Heartbeat: 100 * ms, Deadline: 600 * ms}
-	for i, quiet := range []time.Duration{0, 10 * ms, 500 * ms} {
-		time.Sleep(quiet) // real time: the middlebox's idle clock is real
+	for i, quiet := range []string{"no time", "10ms", "until the middlebox dropped the connection"} {
+		switch i {
+		case 1:
+			time.Sleep(10 * ms) // well within the timeout: the connection is reused
+		case 2:
+			// Quiet until the middlebox has dropped the idle connection
+			// (an event, not a sleep: it drops after 300ms of running time).
+			waitFor(t, 10*time.Second, "the silent drop", func() bool { return srv.Middlebox().Stats().SilentDrops > 0 },
+				func() string { return fmt.Sprintf("middlebox %+v", srv.Middlebox().Stats()) })
+		}
 		if res, err := p.Ping(context.Background(), r); err != nil || res.Status != transport.Expired {
-			t.Fatalf("ping %d after %v quiet: %+v, %v", i, quiet, res, err)
+			t.Fatalf("ping %d after %s quiet: %+v, %v", i, quiet, res, err)
 		}
 	}
 	st := srv.Middlebox().Stats()

@@ -441,9 +441,10 @@ func (l *Loop) ping(ctx context.Context) error {
 	}
 	switch res.Status {
 	case Expired:
-		// An expiry proves idle time only if the server held the ping for
-		// (nearly) the whole heartbeat; one that comes early proves nothing.
-		if res.Elapsed >= req.Heartbeat*9/10 {
+		// An expiry proves idle time only if the connection stayed silent
+		// for (nearly) the whole heartbeat (SPEC I3); one that comes early,
+		// or whose server talked meanwhile, proves nothing.
+		if res.silence() >= req.Heartbeat*9/10 {
 			l.tune(heartbeat.Expired)
 		} else {
 			l.tune(heartbeat.KnownCause)

@@ -22,8 +22,9 @@ type app struct {
 	out   *reporter
 	tuner *heartbeat.Tuner
 	loop  *transport.Loop
-	demo  *demo       // demo mode only
-	eas   *easSession // -eas only
+	demo  *demo        // demo mode only
+	eas   *easSession  // -eas only
+	imap  *imapSession // -imap only
 	start time.Time
 	cfg   heartbeat.Config // the tuner's configuration, wall time
 
@@ -54,6 +55,13 @@ func newApp(o options, stdout io.Writer) *app {
 
 // run runs the client until ctx ends or the -duration passes.
 func (a *app) run(ctx context.Context) error {
+	if a.o.state != "" {
+		// A -state that can never work fails now, not at the first save
+		// (SPEC L5).
+		if err := statefile.Check(a.o.state); err != nil {
+			return fmt.Errorf("-state: %w", err)
+		}
+	}
 	bo, err := a.newTuner()
 	if err != nil {
 		return err
@@ -158,6 +166,16 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 		}
 		cfg.Pinger, cfg.Sync, cfg.Folders = a.eas.client.Pinger(), a.eas.sync(a.out), a.eas.folders
 	}
+	if o.mode == imapMode {
+		if a.imap, err = startIMAP(ctx, o, a.out); err != nil {
+			if ctx.Err() != nil {
+				err = nil // interrupted: nothing to report
+			}
+			return cfg, cleanup, err
+		}
+		cleanup = func() { a.imap.close(); hc.CloseIdleConnections() }
+		cfg.Pinger, cfg.Sync = a.imap.pinger, a.imap.sync(a.out)
+	}
 	return cfg, cleanup, nil
 }
 
@@ -217,17 +235,21 @@ func (a *app) startHelpers(ctx context.Context) (stop func()) {
 
 // loadState restores -state into the tuner, then switches to -network.
 // A corrupt file is reported (statefile moved it aside) and the run goes on
-// from the defaults.
+// from the defaults; a file learned under other bounds is kept as far as it
+// fits, and what was adjusted is reported.
 func (a *app) loadState() {
 	if p := a.o.state; p != "" {
-		if err := statefile.Load(p, a.tuner); err != nil {
+		if adjusted, err := statefile.Load(p, a.tuner); err != nil {
 			a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
 				text:   fmt.Sprintf("state    %v; starting from the defaults", err),
 				fields: []field{{"file", p}, {"error", err.Error()}}})
 		} else {
-			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(),
-				text:   fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval())),
-				fields: []field{{"file", p}}})
+			text := fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval()))
+			for _, adj := range adjusted {
+				text += "\n         adjusted to this run's bounds: " + adj
+			}
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text,
+				fields: []field{{"file", p}, {"adjusted", adjusted}}})
 		}
 	}
 	if n := a.o.network; n != "" {

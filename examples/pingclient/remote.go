@@ -9,15 +9,18 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pushbeat/pushbeat/backoff"
+	redaction "github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas"
 )
 
-// httpClient returns the client for -url and -eas: the default transport's
-// settings, trusting -cacert's certificates as well as the system's. Close
-// its idle connections when done.
+// httpClient returns the client for -url and -eas: pushbeat's ping
+// transport (no TCP keepalive probes, HTTP/1.1, bounded headers), trusting
+// -cacert's certificates as well as the system's. Close its idle
+// connections when done.
 func httpClient(o options) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := transport.NewHTTPTransport()
 	if o.roots != nil {
 		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 	}
@@ -30,7 +33,7 @@ func urlPinger(o options, hc *http.Client) (*transport.HTTPPinger, error) {
 		URL:               o.url,
 		Client:            hc,
 		AllowInsecureHTTP: o.insecureHTTP,
-		AttemptHeader:     transport.DefaultAttemptHeader,
+		AttemptHeader:     backoff.HeaderRetryAttempt,
 	}
 	if o.auth != "" {
 		cfg.Header = http.Header{"Authorization": {o.auth}}
@@ -52,8 +55,9 @@ func redact(raw string) string {
 // easSession is an EAS account being pinged: the client and the folders.
 type easSession struct {
 	client  *eas.Client
-	folders []string // the ids to ping
-	chosen  []string // -folders, or nil: the inbox, else every mail folder
+	folders []string          // the ids to ping
+	chosen  []string          // -folders, or nil: the inbox, else every mail folder
+	secrets redaction.Secrets // the user and password: folder names never repeat them (SPEC T12)
 }
 
 // startEAS makes the EAS client, lists the folders and primes the ones to
@@ -70,7 +74,7 @@ func startEAS(ctx context.Context, o options, hc *http.Client, out *reporter) (*
 	if err != nil {
 		return nil, err
 	}
-	s := &easSession{client: c, chosen: o.folders}
+	s := &easSession{client: c, chosen: o.folders, secrets: redaction.New(o.user, o.password)}
 	return s, s.prime(ctx, out)
 }
 
@@ -86,7 +90,8 @@ func (s *easSession) prime(ctx context.Context, out *reporter) error {
 	}
 	names := make([]string, 0, len(folders))
 	for _, f := range folders {
-		names = append(names, fmt.Sprintf("%s (%s, %s)", f.ServerID, f.DisplayName, f.Type))
+		// Server text: no credential, no control characters, bounded.
+		names = append(names, s.secrets.Scrub(fmt.Sprintf("%s (%s, %s)", f.ServerID, f.DisplayName, f.Type)))
 	}
 	out.emit(record{event: "folder-sync",
 		text:   fmt.Sprintf("eas      FolderSync: %d folders; pinging %s", len(folders), strings.Join(ids, ", ")),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -20,7 +21,7 @@ func (a *app) statusLine() string {
 		elapsed += "/" + clockShort(a.o.duration)
 	}
 	st := a.out.story
-	whole := func(d time.Duration) string { return fmtDur(a.out.scaled(d).Truncate(time.Second)) }
+	whole := func(d time.Duration) string { return durfmt.Rounded(a.out.scaled(d).Truncate(time.Second)) }
 	what := "interval " + st(snap.Tuner.Interval)
 	switch {
 	case snap.State == transport.Pinging && !pingStart.IsZero():

@@ -14,23 +14,18 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/transport/internal/stall"
 )
 
 // handshakeTimeout bounds a client's TLS handshake with the middlebox
 // (real time).
 const handshakeTimeout = 10 * time.Second
 
-// stallTolerance and stallGrace handle our own process not running: when an
-// idle timer fires more than stallTolerance late, the quiet time it sees may
-// be the test process's stall (measured at over 500 ms on a loaded 2-core
-// machine under -race), not the connection's. The middlebox then checks
-// again stallGrace later, once the copy loops have had a chance to read what
-// arrived meanwhile. Not applied with a mock clock, whose "lateness" only
-// means a test advanced time in one large step.
-const (
-	stallTolerance = 10 * time.Millisecond
-	stallGrace     = 20 * time.Millisecond
-)
+// stallClock is what the middlebox needs of the process's stall meter
+// (stall.Meter): the time the process has spent not running so far. Only
+// differences of Total mean something.
+type stallClock interface{ Total() time.Duration }
 
 // relayBuffer is the size of each direction's copy buffer: small, because
 // a held connection keeps two of them and carries little.
@@ -62,17 +57,26 @@ type MiddleboxStats struct {
 // Config.Middlebox: it models a carrier NAT, firewall or load balancer
 // that drops connections idle longer than its idle timeout. A connection
 // is idle while no byte arrives from either side; a connection carrying
-// bytes is never dropped. Drops happen on time, except that with the real
-// clock a drop that comes due while the process itself was not running
-// (a loaded test machine) waits a further 20 ms so that bytes which arrived
-// meanwhile are seen first. Its methods are safe for concurrent use.
+// bytes is never dropped.
+//
+// With the real clock, time in which the test process itself did not run
+// does not count as idle. The middlebox shares its process with the server
+// and usually the client; when a loaded machine stops the process (for over
+// 500 ms on a busy 2-core machine under -race), every party stops with it,
+// and an answer that was due before the drop would otherwise arrive after
+// it. The process's stalls are measured by a goroutine that asks to wake
+// every millisecond; a wake-up more than 2 ms late counts as a stall. So a
+// drop comes at the idle timeout of running time: on time on an idle
+// machine, later (never sooner) on a loaded one. A mock clock (Config.Clock)
+// counts every moment. Its methods are safe for concurrent use.
 type Middlebox struct {
 	front   *frontListener
 	backend string      // address of the server behind
 	tlsConf *tls.Config // nil: plain TCP in front
 	clk     clock.Clock
 	base    time.Time
-	stalls  bool            // apply the stall grace (real time)
+	stalls  stallClock      // the process's stalls; nil with a mock clock
+	release func()          // gives the stall meter back
 	ctx     context.Context // cancelled by close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -87,9 +91,8 @@ type Middlebox struct {
 
 func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
 	ctx, cancel := context.WithCancel(context.Background())
-	_, mock := clk.(*clock.Mock)
 	m := &Middlebox{
-		stalls:  !mock,
+		release: func() {},
 		front:   front,
 		backend: backend,
 		tlsConf: tlsConf,
@@ -100,6 +103,10 @@ func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk
 		idle:    idle,
 		mode:    mode,
 		relays:  make(map[string]*relay),
+	}
+	if _, mock := clk.(*clock.Mock); !mock {
+		meter := stall.Acquire()
+		m.stalls, m.release = meter, meter.Release
 	}
 	m.wg.Add(1)
 	go m.run()
@@ -263,6 +270,7 @@ func (m *Middlebox) close() {
 		_ = r.backend.Close()
 	}
 	m.wg.Wait()
+	m.release()
 }
 
 // relay is one client connection through the middlebox and its leg to the
@@ -275,6 +283,7 @@ type relay struct {
 	key     string
 
 	last    atomic.Int64 // when a byte last flowed, ns since m.base
+	stalled atomic.Int64 // the process's stalled time (stallClock) then, ns
 	lastDir atomic.Int32 // direction of the last bytes read; 0 before any
 	dropped atomic.Bool
 	pipes   atomic.Int32 // copy loops still running
@@ -289,6 +298,9 @@ type relay struct {
 
 func (r *relay) touch(dir int32) {
 	r.last.Store(int64(r.m.clk.Since(r.m.base)))
+	if r.m.stalls != nil {
+		r.stalled.Store(int64(r.m.stalls.Total()))
+	}
 	if dir != 0 {
 		r.lastDir.Store(dir)
 	}
@@ -300,8 +312,14 @@ func (r *relay) touch(dir int32) {
 // real arrivals and, with a direction, make a started answer look like a
 // waiting request (a 504 spliced into it).
 
+// quiet returns how long the connection has been idle: the time since a
+// byte last flowed, less the time the process did not run meanwhile.
 func (r *relay) quiet() time.Duration {
-	return r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
+	q := r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
+	if r.m.stalls != nil {
+		q -= r.m.stalls.Total() - time.Duration(r.stalled.Load())
+	}
+	return q
 }
 
 // arm (re)starts the idle timer for the current idle timeout.
@@ -340,15 +358,11 @@ func (r *relay) check(gen uint64) {
 		r.mu.Unlock()
 		return
 	}
+	// Quiet for less than the timeout (bytes flowed since the timer was
+	// set, or the process stalled meanwhile): check again when it would be.
 	if q := r.quiet(); q < idle {
 		r.gen++
 		r.startTimer(idle - q)
-		r.mu.Unlock()
-		return
-	}
-	if r.m.stalls && r.m.clk.Since(r.m.base)-r.due > stallTolerance {
-		r.gen++
-		r.startTimer(stallGrace)
 		r.mu.Unlock()
 		return
 	}

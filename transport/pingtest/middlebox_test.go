@@ -147,12 +147,17 @@ func TestActiveConnectionIsNeverDropped(t *testing.T) { // T8
 }
 
 func TestConnectionIdleLessThanTheTimeoutSurvives(t *testing.T) { // T8
-	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 400 * time.Millisecond})
+	// Pings of a tenth of the timeout, a twentieth of it apart: the
+	// connection is never idle for long. (A stall of the test process does
+	// not count as idle time, so a loaded machine cannot turn the gaps into
+	// drops.)
+	const idle = 400 * time.Millisecond
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: idle})
 	for i := range 4 {
-		r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 0.03}`)
+		r, err := post(t.Context(), srv.Client(), srv.URL(), fmt.Sprintf(`{"heartbeat": %g}`, (idle/10).Seconds()))
 		require.NoError(t, err, "step %d", i)
 		assert.JSONEq(t, `{"status":"expired"}`, r.body, "step %d", i)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(idle / 20)
 	}
 	log := srv.Log()
 	require.Len(t, log, 4)
@@ -171,7 +176,13 @@ func TestIdleTimeoutAndModeChangeAtRunTime(t *testing.T) { // T8
 	held := asyncPost(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
 	eventually(t, "the ping is held", func() bool { return srv.Stats().Held == 1 })
 	mb.SetIdleTimeout(10 * time.Second)
-	time.Sleep(60 * time.Millisecond)
+	// The open connection's timer now runs for 10 s of quiet: not at once.
+	rl := onlyRelay(t, mb)
+	rl.mu.Lock()
+	due, last := rl.due, time.Duration(rl.last.Load())
+	rl.mu.Unlock()
+	assert.GreaterOrEqual(t, due-last, 10*time.Second, "the held connection's drop is due 10 s after its last byte")
+	assert.False(t, rl.dropped.Load())
 	assert.Equal(t, 0, mb.Stats().Resets)
 
 	assert.Error(t, mb.SetDropMode(DropMode(9)))
@@ -219,40 +230,82 @@ func TestMiddleboxFollowsTheClock(t *testing.T) { // T8: the idle timer is the s
 	c := dial(t, srv)
 	rawPing(t, c, `{"heartbeat": 3600}`)
 	<-held
-	mock.Add(59 * time.Second)
-	time.Sleep(20 * time.Millisecond) // real time for a wrongly fired drop to show
+	// The request's bytes arrived at mock time 0, and the mock clock has
+	// not moved: the one idle timer is due at 60 s, and nothing but the
+	// clock can fire it.
+	r := onlyRelay(t, srv.Middlebox())
+	r.mu.Lock()
+	due := r.due
+	r.mu.Unlock()
+	assert.Equal(t, time.Minute, due)
 	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
-	mock.Add(time.Second)
+	mock.Add(time.Minute)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err := c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, syscall.ECONNRESET)
 }
 
-// TestStallGrace: an idle timer that fires late does not drop at once (the
-// quiet time may be our own process's stall), but one grace later; an
-// on-time timer drops at once. Driven step by step on a mock clock.
-func TestStallGrace(t *testing.T) {
-	for _, stalls := range []bool{true, false} {
-		mock := clock.NewMock()
-		m := &Middlebox{clk: mock, base: mock.Now(), idle: time.Minute, stalls: stalls, relays: map[string]*relay{}}
-		client, server := net.Pipe()
-		defer client.Close()
-		r := &relay{m: m, backend: server}
-		r.touch(toServer)
-		r.arm() // due at 60 s
-		r.timer.Stop()
-		mock.Add(90 * time.Second) // the timer "fires" 30 s late
-		r.check(r.gen)
-		if !stalls {
-			assert.True(t, r.dropped.Load(), "without the grace (mock clock), a late check drops at once")
-			continue
-		}
-		assert.False(t, r.dropped.Load(), "a late check waits one grace")
-		assert.Equal(t, 90*time.Second+stallGrace, r.due)
-		r.timer.Stop()
-		mock.Add(stallGrace)
-		r.check(r.gen) // on time now, and still quiet
-		assert.True(t, r.dropped.Load())
-		assert.Equal(t, 1, m.Stats().SilentDrops)
+// onlyRelay returns the middlebox's one open connection.
+func onlyRelay(t *testing.T, m *Middlebox) *relay {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.relays, 1)
+	for _, r := range m.relays {
+		return r
 	}
+	return nil
+}
+
+// fakeStalls is a stallClock a test sets.
+type fakeStalls struct{ total time.Duration }
+
+func (f *fakeStalls) Total() time.Duration { return f.total }
+
+// TestStallsDoNotCountAsIdle: time in which the process did not run is not
+// idle time: an idle timer that finds the quiet time made up of a stall sets
+// itself again for the rest; once the connection has been quiet for the
+// timeout in running time, it drops. Driven step by step on a mock clock
+// with a fake stall meter.
+func TestStallsDoNotCountAsIdle(t *testing.T) {
+	mock := clock.NewMock()
+	stalls := &fakeStalls{}
+	m := &Middlebox{clk: mock, base: mock.Now(), idle: time.Minute, stalls: stalls, relays: map[string]*relay{}}
+	client, server := net.Pipe()
+	defer client.Close()
+	r := &relay{m: m, backend: server}
+	steps := []struct {
+		advance, stall time.Duration // mock time passed, of which the process stalled
+		dropped        bool
+		due            time.Duration // when the next check is due, since base
+	}{
+		{0, 0, false, time.Minute},
+		{time.Minute, 30 * time.Second, false, 90 * time.Second}, // half of it a stall: 30 s more
+		{20 * time.Second, 0, false, 90 * time.Second},           // (no check due yet)
+		{10 * time.Second, 0, true, 90 * time.Second},            // a minute of running time
+	}
+	r.touch(toServer)
+	r.arm()
+	for i, s := range steps {
+		r.mu.Lock()
+		timer, gen := r.timer, r.gen
+		r.mu.Unlock()
+		if timer != nil {
+			timer.Stop() // the test calls check itself, when due
+		}
+		mock.Add(s.advance)
+		stalls.total += s.stall
+		r.mu.Lock()
+		due := r.due
+		r.mu.Unlock()
+		if mock.Since(m.base) >= due {
+			r.check(gen)
+		}
+		r.mu.Lock()
+		due = r.due
+		r.mu.Unlock()
+		assert.Equal(t, s.dropped, r.dropped.Load(), "step %d: dropped", i)
+		assert.Equal(t, s.due, due, "step %d: next check", i)
+	}
+	assert.Equal(t, 1, m.Stats().SilentDrops)
 }
