@@ -542,7 +542,7 @@ func TestLoopNetworkLost(t *testing.T) {
 		for _, e := range h.events.find(transport.IntervalChanged) {
 			reasons = append(reasons, e.Change.Reason.String())
 		}
-		if strings.Join(reasons, " ") != "confirmed network-lost restored" {
+		if strings.Join(reasons, " ") != "confirmed network-lost coverage-regained" {
 			t.Fatalf("reasons %v", reasons)
 		}
 	})
