@@ -16,12 +16,13 @@
 //     bounded to MaxMessage bytes.
 //
 // Matching ignores ASCII case (a server may echo a token in another case).
-// A secret matches where it occurs whole and, when it is longer than
-// pieceLen bytes, where any pieceLen-byte piece of it occurs, so that a
-// truncated echo of a long token is caught too. Values shorter than
-// minSecret bytes are not secrets: nothing that short is a credential, and
-// matching them (an attempt header's "1", a query's "y") would hide every
-// excerpt.
+// A secret matches where it occurs whole and, when it is longer than 8
+// bytes, where any 8-byte piece of it occurs, so that a truncated echo of a
+// long token is caught too. Values shorter than 4 bytes are not secrets:
+// nothing that short is a credential, and matching them (an attempt
+// header's "1", a query's "y") would hide every excerpt. Request headers
+// whose values are protocol metadata (Content-Type, Accept, ...) are not
+// secrets either.
 package redact
 
 import (
