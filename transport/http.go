@@ -229,7 +229,7 @@ func (p *HTTPPinger) ended() {
 // attempt sends the ping once. A ping that was not answered returns a
 // *PingError without its Elapsed, which Ping sets; a request that could not
 // even be built returns a plain error.
-func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (_ Result, err error) {
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
 	trace, tctx := p.newTrace(pctx)
 	hreq, err := p.codec.NewRequest(tctx, p.url, req)
 	if err != nil {
@@ -246,20 +246,14 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 			return Result{}, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
 	}
-	// Causes may quote what the server sent (net/http quotes a malformed
-	// status line, a codec an unknown status): never the request's
-	// credentials, and no more than a bounded message (SPEC T12).
-	secrets := redact.FromRequest(hreq)
-	defer func() {
-		if pe, ok := err.(*PingError); ok {
-			pe.Err = secrets.Error(pe.Err)
-		}
-	}()
 
 	resp, err := p.client.Do(hreq)
 	trace.done(resp)
 	if err != nil {
-		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: unwrapURLError(err)}
+		// net/http quotes a malformed status or header line: no credential
+		// of the request, no more than a bounded message (SPEC T12).
+		cause := redact.FromRequest(hreq).Error(unwrapURLError(err))
+		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: cause}
 	}
 	defer resp.Body.Close()
 	headersAt := time.Since(start)

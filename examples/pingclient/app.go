@@ -245,11 +245,14 @@ func (a *app) loadState() {
 				fields: []field{{"file", p}, {"error", err.Error()}}})
 		} else {
 			text := fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval()))
+			fields := []field{{"file", p}}
 			for _, adj := range adjusted {
 				text += "\n         adjusted to this run's bounds: " + adj
 			}
-			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text,
-				fields: []field{{"file", p}, {"adjusted", adjusted}}})
+			if adjusted != nil {
+				fields = append(fields, field{"adjusted", adjusted})
+			}
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text, fields: fields})
 		}
 	}
 	if n := a.o.network; n != "" {

@@ -99,7 +99,7 @@ mail arriving at random, and every time scaled down by -scale so that the
 tuner's discovery of the timeout and its settling fit in about a minute.
 
 With -url https://host/path it pings a server of pushbeat's JSON long-poll
-protocol (see the transport/pingtest package); the Authorization header, if
+protocol (docs/protocol.md in the repository); the Authorization header, if
 one is needed, comes from the environment variable ` + envAuthorization + `.
 
 With -eas https://host/Microsoft-Server-ActiveSync -user NAME -device ID it
