@@ -123,6 +123,7 @@ func newWireCheck(client *http.Client, report func(error)) *wireCheck {
 		switch {
 		case t == http.DefaultTransport:
 			w.static = fmt.Errorf("%w: the client's Transport is http.DefaultTransport, whose dialer sends TCP keepalive probes every 30 s (start from NewHTTPTransport)", ErrNotIdle)
+		//lint:ignore SA1019 an application's transport may still set the deprecated Dial or DialTLS: then it dials its own way.
 		case t.DialContext == nil && t.Dial == nil && t.DialTLSContext == nil && t.DialTLS == nil:
 			w.static = fmt.Errorf("%w: the client's Transport has no DialContext, so Go's default dialer sends TCP keepalive probes after 15 s idle (start from NewHTTPTransport)", ErrNotIdle)
 		}
