@@ -312,30 +312,6 @@ func discard(resp *http.Response, limit int64) {
 	resp.Body = http.NoBody
 }
 
-// answerKind is classify for the error of Client.Do, knowing whether the
-// server had begun to answer: an answer that began and could not be read
-// for any reason but the connection ending (a malformed status line or
-// header, a header over the size limit) is a protocol error, not a close.
-func answerKind(pctx context.Context, err error, answered bool) error {
-	kind := classify(pctx, err)
-	if kind == ErrClosed && answered && !connectionEnded(unwrapURLError(err)) {
-		return ErrProtocol
-	}
-	return kind
-}
-
-// connectionEnded reports whether err says the connection ended: EOF, a
-// socket error, a closed connection. (Not given a *url.Error: that is a
-// net.Error too.)
-func connectionEnded(err error) bool {
-	var (
-		netErr net.Error
-		errno  syscall.Errno
-	)
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.As(err, &netErr) || errors.As(err, &errno)
-}
-
 // classify maps a transport error to a failure kind (SPEC T2, T3, L3).
 func classify(pctx context.Context, err error) error {
 	if errors.Is(context.Cause(pctx), errDeadline) {
