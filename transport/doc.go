@@ -18,6 +18,12 @@
 // An answer with an empty change set is an expiry (SPEC T5: a server whose
 // backend is down may answer that way).
 //
+// While a ping is held the client sends nothing (SPEC T9): by default pings
+// go over NewHTTPTransport, which dials without TCP keepalive probes and
+// speaks HTTP/1.1 only, and bounds the answer's header (SPEC T10). A client
+// of the application's is checked, and HTTPConfig.OnWarning hears of
+// probes or HTTP/2 (ErrNotIdle).
+//
 // # The loop
 //
 // A Loop runs the Direct Push cycle (SPEC T4) with a heartbeat.Tuner and a

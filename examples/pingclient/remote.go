@@ -13,11 +13,12 @@ import (
 	"github.com/pushbeat/pushbeat/transport/eas"
 )
 
-// httpClient returns the client for -url and -eas: the default transport's
-// settings, trusting -cacert's certificates as well as the system's. Close
-// its idle connections when done.
+// httpClient returns the client for -url and -eas: pushbeat's ping
+// transport (no TCP keepalive probes, HTTP/1.1, bounded headers), trusting
+// -cacert's certificates as well as the system's. Close its idle
+// connections when done.
 func httpClient(o options) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := transport.NewHTTPTransport()
 	if o.roots != nil {
 		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 	}
