@@ -47,6 +47,7 @@ func gate(t *testing.T) {
 
 func TestNATLab(t *testing.T) {
 	gate(t)
+	t.Parallel() // with TestNATLabScaled: each lab has its own namespaces
 	nat := natlab.DefaultIdleTimeout
 	if v := os.Getenv(timeoutEnv); v != "" {
 		d, err := time.ParseDuration(v)
@@ -60,6 +61,7 @@ func TestNATLab(t *testing.T) {
 
 func TestNATLabScaled(t *testing.T) {
 	gate(t)
+	t.Parallel()
 	runLab(t, 3*time.Second)
 }
 
@@ -178,8 +180,8 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 	for i := range pings {
 		pings[i].idle, pings[i].provoked = heldTraffic(pkts, pings[i])
 	}
-	report(t, p, policy, pings, changes, summary, counters, srvLines(), lab.Evictions(), time.Since(began))
-	check(t, p, policy, pings, changes, counters)
+	report(t, p, policy, pings, changes, summary, counters, srvLines(), lab.Evictions(), pkts, time.Since(began))
+	check(t, p, policy, pings, changes, counters, pkts)
 }
 
 // startServer starts the lab's ping server in the server's namespace and
@@ -353,7 +355,7 @@ func killedOutcome(policy natlab.Policy) string {
 }
 
 // check asserts what the lab exists to prove (SPEC T2, T3, T9, T11).
-func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []event, counters natlab.Counters) {
+func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []event, counters natlab.Counters, pkts []natlab.Packet) {
 	t.Helper()
 	if len(pings) == 0 {
 		t.Fatal("no ping completed")
@@ -385,7 +387,7 @@ func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []e
 		// T9: nothing from the client while a ping is held.
 		if len(pg.idle) > 0 {
 			t.Errorf("ping %d at %v (%s): the client sent %d packets while the ping was held: %s",
-				i+1, pg.interval, pg.outcome, len(pg.idle), describe(pg.idle, pg.start))
+				i+1, pg.interval, pg.outcome, len(pg.idle), describe(pg.idle, pkts, pg.start))
 		}
 	}
 	if killed == 0 {
@@ -411,8 +413,9 @@ func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []e
 	}
 }
 
-// describe lists packets with their time since a ping's start.
-func describe(pkts []natlab.Packet, start time.Time) string {
+// describe lists packets with their time since a ping's start, their
+// connection (the client's port) and what they look like.
+func describe(pkts []natlab.Packet, all []natlab.Packet, start time.Time) string {
 	var b strings.Builder
 	for i, p := range pkts {
 		if i > 0 {
@@ -420,16 +423,21 @@ func describe(pkts []natlab.Packet, start time.Time) string {
 		}
 		kind := "data"
 		if p.Len <= 1 && p.Flags == natlab.ACK {
-			kind = "bare ACK (keepalive probe)"
+			kind = "bare ACK"
+			if prev, ok := previous(all, p); ok && prev.Src == p.Dst && prev.Len <= 1 && prev.Flags == natlab.ACK {
+				kind += " answering the server's bare ACK (its keepalive probe)"
+			} else {
+				kind += " (keepalive probe)"
+			}
 		}
-		fmt.Fprintf(&b, "+%.1fs %s", p.Time.Sub(start).Seconds(), kind)
+		fmt.Fprintf(&b, "+%.1fs :%d %s", p.Time.Sub(start).Seconds(), p.Src.Port(), kind)
 	}
 	return b.String()
 }
 
 // report logs the run's figures: what the README quotes.
 func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []event, summary event,
-	c natlab.Counters, srv []serverLine, ev []natlab.Eviction, wall time.Duration) {
+	c natlab.Counters, srv []serverLine, ev []natlab.Eviction, pkts []natlab.Packet, wall time.Duration) {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v router, NAT idle timeout %v:\n", policy, p.nat)
@@ -439,7 +447,7 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 	for i, pg := range pings {
 		fmt.Fprintf(&b, "%3d  %8v  %-10s  %7.2fs  %d", i+1, pg.interval, pg.outcome, pg.elapsed.Seconds(), len(pg.idle))
 		if len(pg.idle) > 0 {
-			fmt.Fprintf(&b, " (%s)", describe(pg.idle, pg.start))
+			fmt.Fprintf(&b, " (%s)", describe(pg.idle, pkts, pg.start))
 		}
 		if len(pg.provoked) > 0 {
 			fmt.Fprintf(&b, "; %d answering the router's probe", len(pg.provoked))
