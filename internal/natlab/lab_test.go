@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -114,9 +113,9 @@ func runLab(t *testing.T, nat time.Duration) {
 // buildClient builds examples/pingclient, the real client, once per test.
 func buildClient(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
+	goBin, err := exec.LookPath("go") // go test puts its own go first in PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("no go command to build pingclient with: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "pingclient")
 	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushbeat/pushbeat/examples/pingclient").CombinedOutput()
@@ -477,8 +476,11 @@ func describe(pkts []natlab.Packet, all []natlab.Packet, start time.Time) string
 		kind := "data"
 		if p.Len <= 1 && p.Flags == natlab.ACK {
 			kind = "bare ACK"
-			if prev, ok := previous(all, p); ok && prev.Src == p.Dst && prev.Len <= 1 && prev.Flags == natlab.ACK {
-				kind += " answering the server's bare ACK (its keepalive probe)"
+			// A kernel answers a keepalive probe at once; its own probe
+			// comes after its idle time.
+			if prev, ok := previous(all, p); ok && prev.Src == p.Dst && prev.Len <= 1 && prev.Flags == natlab.ACK &&
+				p.Time.Sub(prev.Time) < 50*time.Millisecond {
+				kind += " answering the server's (its keepalive probe)"
 			} else {
 				kind += " (keepalive probe)"
 			}
