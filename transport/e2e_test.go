@@ -125,8 +125,8 @@ func (e *e2e) stop() {
 			e.t.Errorf("Run returned %v", err)
 		}
 		e.done <- err // so a second stop does not block
-	case <-time.After(5 * time.Second):
-		e.t.Fatal("the loop did not stop within 5s of its context ending")
+	case <-time.After(patience):
+		e.t.Fatalf("the loop did not stop within %v of its context ending", patience)
 	}
 }
 
@@ -213,7 +213,7 @@ func TestE2EMiddlebox(t *testing.T) {
 		t.Run(tc.mode.String(), func(t *testing.T) {
 			t.Parallel() // each waits on real time; together they take the time of one
 			e := startE2E(t, pingtest.Config{Middlebox: true, IdleTimeout: idleTimeout, DropMode: tc.mode}, scaled, nil)
-			e.settledNear(30 * time.Second)
+			e.settledNear(patience)
 			e.stop()
 			e.checkSettled()
 			events := e.events.all()
@@ -265,7 +265,7 @@ func lateGatewayTimeout(ev transport.Event) bool {
 // answers, bounds every later ping (SPEC H8, T6).
 func TestE2EServerBounds(t *testing.T) {
 	e := startE2E(t, pingtest.Config{MinHeartbeat: 150 * ms, MaxHeartbeat: 300 * ms}, scaled, nil)
-	e.until(10*time.Second, "reaching the server's maximum", func(events []transport.Event) bool {
+	e.until(patience, "reaching the server's maximum", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.PingAnswered && ev.Status == transport.Expired && ev.Interval == 300*ms
 		}) >= 2
@@ -301,13 +301,13 @@ func TestE2EChanges(t *testing.T) {
 			return nil
 		}
 	})
-	e.until(5*time.Second, "a ping being held", func(events []transport.Event) bool {
+	e.until(patience, "a ping being held", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PingStarted)) >= 1
 	})
 	// The ping reaches the server a moment after PingStarted.
-	serverUntil(t, e.srv, 5*time.Second, "a ping held", func(s pingtest.Stats) bool { return s.Held > 0 })
+	serverUntil(t, e.srv, patience, "a ping held", func(s pingtest.Stats) bool { return s.Held > 0 })
 	e.srv.PostChange("inbox")
-	e.until(5*time.Second, "the change and the next ping", func(events []transport.Event) bool {
+	e.until(patience, "the change and the next ping", func(events []transport.Event) bool {
 		return count(events, isKind(transport.SyncDone)) >= 1 && count(events, isKind(transport.PingStarted)) >= 2
 	})
 	e.stop()
@@ -330,7 +330,7 @@ func TestE2EMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start()
-	e.until(5*time.Second, "a ping after the maintenance", func(events []transport.Event) bool {
+	e.until(patience, "a ping after the maintenance", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PingAnswered)) >= 1
 	})
 	e.stop()
@@ -373,7 +373,7 @@ func TestE2EXBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start()
-	e.until(5*time.Second, "a second answer", func(events []transport.Event) bool {
+	e.until(patience, "a second answer", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PingAnswered)) >= 2
 	})
 	e.stop()
@@ -401,14 +401,14 @@ func arrivalOrder(log []pingtest.Request) []pingtest.Request {
 // (SPEC H7, T4).
 func TestE2ENetworkLoss(t *testing.T) {
 	e := startE2E(t, pingtest.Config{}, scaled, nil)
-	e.until(10*time.Second, "a climb to 300ms", func(events []transport.Event) bool {
+	e.until(patience, "a climb to 300ms", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.PingAnswered && ev.Interval == 300*ms
 		}) >= 1
 	})
 	e.syncFail.Store(true)
 	e.srv.Down()
-	e.until(10*time.Second, "the loss dropping the interval", func(events []transport.Event) bool {
+	e.until(patience, "the loss dropping the interval", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonNetworkLost
 		}) >= 1
@@ -420,7 +420,7 @@ func TestE2ENetworkLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.syncFail.Store(false)
-	e.until(10*time.Second, "the interval being restored", func(events []transport.Event) bool {
+	e.until(patience, "the interval being restored", func(events []transport.Event) bool {
 		return count(events, func(ev transport.Event) bool {
 			return ev.Kind == transport.IntervalChanged && ev.Change.Reason == heartbeat.ReasonRestored
 		}) >= 1
@@ -436,15 +436,15 @@ func TestE2ENetworkLoss(t *testing.T) {
 // schedule, probes, and resumes push when the path allows it again.
 func TestE2EUnworkable(t *testing.T) {
 	e := startE2E(t, pingtest.Config{Middlebox: true, IdleTimeout: 40 * ms}, scaled, nil)
-	e.until(10*time.Second, "push being declared unavailable", func(events []transport.Event) bool {
+	e.until(patience, "push being declared unavailable", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PushUnavailable)) == 1
 	})
 	before := e.syncs.Load()
-	e.until(10*time.Second, "scheduled syncs", func(events []transport.Event) bool {
+	e.until(patience, "scheduled syncs", func(events []transport.Event) bool {
 		return e.syncs.Load() >= before+2
 	})
 	e.srv.Middlebox().SetIdleTimeout(0) // the path heals
-	e.until(10*time.Second, "push coming back", func(events []transport.Event) bool {
+	e.until(patience, "push coming back", func(events []transport.Event) bool {
 		return count(events, isKind(transport.PushAvailable)) == 1
 	})
 	e.stop()
@@ -475,7 +475,7 @@ func TestE2EStaleConnection(t *testing.T) {
 		case 2:
 			// Quiet until the middlebox has dropped the idle connection
 			// (an event, not a sleep: it drops after 300ms of running time).
-			waitFor(t, 10*time.Second, "the silent drop", func() bool { return srv.Middlebox().Stats().SilentDrops > 0 },
+			waitFor(t, patience, "the silent drop", func() bool { return srv.Middlebox().Stats().SilentDrops > 0 },
 				func() string { return fmt.Sprintf("middlebox %+v", srv.Middlebox().Stats()) })
 		}
 		if res, err := p.Ping(context.Background(), r); err != nil || res.Status != transport.Expired {

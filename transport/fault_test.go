@@ -347,8 +347,8 @@ func runFaultMix(t *testing.T, meter *stall.Meter, seed uint64) *faultRun {
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("seed %d: Run returned %v, want context.Canceled: the loop must survive every fault", seed, err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Errorf("seed %d: Run did not return within 5 s of cancel (state %v)", seed, loop.Snapshot().State)
+	case <-time.After(patience):
+		t.Errorf("seed %d: Run did not return within %v of cancel (state %v)", seed, patience, loop.Snapshot().State)
 		return nil
 	}
 	<-pollDone

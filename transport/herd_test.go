@@ -110,7 +110,7 @@ func TestHerd(t *testing.T) {
 	// one. (Not "the next 1,000 pings": on a loaded machine the first loops
 	// came back before the last had pinged and took their 503s.) A loop
 	// that comes back while the maintenance lasts gets another.
-	serverUntil(t, srv, 60*time.Second, "every loop holds a ping", func(s pingtest.Stats) bool { return s.Held == herdLoops })
+	serverUntil(t, srv, patience, "every loop holds a ping", func(s pingtest.Stats) bool { return s.Held == herdLoops })
 	if err := srv.InjectRandom(1, pingtest.Fault{Kind: pingtest.ErrorStatus, RetryAfter: strconv.Itoa(retryAfter)}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestHerd(t *testing.T) {
 		folders[i] = herdFolder(i)
 	}
 	srv.PostChange(folders...)
-	waitFor(t, 60*time.Second, "every loop has had its 503", func() bool {
+	waitFor(t, patience, "every loop has had its 503", func() bool {
 		for i := range f.announced {
 			if len(f.announced[i].all()) == 0 {
 				return false
@@ -129,7 +129,7 @@ func TestHerd(t *testing.T) {
 	}, func() string { return fmt.Sprintf("server %+v", srv.Stats()) })
 	srv.ClearFaults()
 	// Every loop is back: its request after its last 503 is held.
-	serverUntil(t, srv, d+window+60*time.Second, "every loop is back", func(s pingtest.Stats) bool {
+	serverUntil(t, srv, d+window+patience, "every loop is back", func(s pingtest.Stats) bool {
 		return s.Held == herdLoops
 	})
 	cancel()

@@ -96,6 +96,7 @@ type Middlebox struct {
 	closed bool
 	relays map[string]*relay // by the local address of the leg to the server
 	stats  MiddleboxStats
+	onDrop func() // test seam: called once a drop has done everything it does
 }
 
 func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
@@ -372,7 +373,7 @@ func (r *relay) stallGrace() time.Duration {
 // and otherwise sets the timer for when it would have been.
 func (r *relay) check(gen uint64) {
 	r.m.mu.Lock()
-	idle, mode := r.m.idle, r.m.mode
+	idle, mode, dropped := r.m.idle, r.m.mode, r.m.onDrop
 	r.m.mu.Unlock()
 	r.mu.Lock()
 	if r.done || gen != r.gen || r.dropped.Load() || idle <= 0 {
@@ -400,6 +401,9 @@ func (r *relay) check(gen uint64) {
 	r.mu.Unlock()
 	r.m.countDrop(mode)
 	r.drop(mode)
+	if dropped != nil {
+		dropped()
+	}
 }
 
 func (r *relay) drop(mode DropMode) {
