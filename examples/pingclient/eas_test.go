@@ -189,7 +189,7 @@ func TestEASFolderSyncRequired(t *testing.T) {
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	t.Setenv(envEASPassword, "pw")
-	const resync = "eas      the server's folders changed: FolderSync and prime again"
+	const resync = "eas      the server asked for FolderSync: FolderSync and prime again"
 	pings := func() int {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -222,38 +222,7 @@ func TestEASNoInbox(t *testing.T) {
 	defer srv.Close()
 	t.Setenv(envEASPassword, "pw")
 	code, _, errOut := runArgs(t, context.Background(), "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1")
-	if code != exitFailure || !strings.Contains(errOut, "no inbox or mail folder: choose with -folders from @Tasks@ tasks, @Notes@ notes") {
+	if code != exitFailure || !strings.Contains(errOut, `no inbox or mail folder: choose from "@Tasks@" tasks, "@Notes@" notes`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
-	}
-}
-
-// TestPickFolders: the inbox wins; without one, every mail folder; chosen
-// ids must exist (issue 7).
-func TestPickFolders(t *testing.T) {
-	folders := []eas.Folder{
-		{ServerID: "cal", Type: eas.FolderCalendar},
-		{ServerID: "m1", Type: eas.FolderUserMail},
-		{ServerID: "in", Type: eas.FolderInbox},
-		{ServerID: "m2", Type: eas.FolderUserMail},
-	}
-	for i, tc := range []struct {
-		folders []eas.Folder
-		chosen  []string
-		want    string // joined ids, or the error's start
-	}{
-		{folders, nil, "in"},
-		{append(folders[:2:2], folders[3]), nil, "m1,m2"},
-		{folders, []string{"cal", "m2"}, "cal,m2"},
-		{folders, []string{"nope"}, `-folders: the server lists no folder "nope"`},
-		{folders[:1], nil, "the server lists no inbox or mail folder"},
-	} {
-		ids, err := pickFolders(tc.folders, tc.chosen)
-		got := strings.Join(ids, ",")
-		if err != nil {
-			got = err.Error()
-		}
-		if !strings.HasPrefix(got, tc.want) {
-			t.Errorf("step %d: pickFolders(%v, %q) = %q want %q", i, tc.folders, tc.chosen, got, tc.want)
-		}
 	}
 }
