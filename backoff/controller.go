@@ -79,6 +79,14 @@ const (
 	// says nothing about the server. No state changes (headers on a response
 	// still apply). Only Decision.Reason reports it.
 	Canceled
+	// Reconnecting: err wraps ErrInstant: the attempt ended at once without
+	// the server doing its work (a refused, reset or closed connection,
+	// nonsense, an answer that came back too soon): a server restarting or
+	// misbehaving (SPEC L1, L2). The controller waits a short, growing,
+	// random time (Policy.ReconnectBase), then, once that ladder reaches
+	// Base, backs off on the schedule. The whole ladder counts as one failed
+	// attempt for the phases (B6).
+	Reconnecting
 )
 
 // String returns the reason in lower-case words joined by hyphens, such as
@@ -101,6 +109,8 @@ func (r Reason) String() string {
 		return "client-error"
 	case Canceled:
 		return "canceled"
+	case Reconnecting:
+		return "reconnecting"
 	}
 	return fmt.Sprintf("Reason(%d)", int(r))
 }
@@ -108,12 +118,19 @@ func (r Reason) String() string {
 // failure reports whether an outcome with this reason counts as a failed
 // attempt.
 func (r Reason) failure() bool {
-	return r == Maintenance || r == RateLimited || r == ServerError || r == NetworkError
+	return r == Maintenance || r == RateLimited || r == ServerError || r == NetworkError || r == Reconnecting
 }
 
 // ErrBackoff matches (errors.Is) every *WaitError: the controller refuses an
 // attempt until a later time.
 var ErrBackoff = errors.New("backoff: backing off")
+
+// ErrInstant, wrapped by the error given to Observe, says that the attempt
+// ended at once without the server doing its work: the connection was
+// refused, reset or closed on arrival, the answer was nonsense, or it came
+// back so soon that trying again at once could spin. Such an outcome is
+// classified Reconnecting (SPEC L1, L2).
+var ErrInstant = errors.New("backoff: attempt ended at once")
 
 // ErrManualRetryDenied is wrapped by the error ManualRetry returns when the
 // policy does not allow a manual retry now (B6). When a server-requested
@@ -212,6 +229,7 @@ type Controller struct {
 	serverUntil  time.Time // end of the server-requested wait (B1, B5); only ever extended
 	serverReason Reason    // Maintenance, RateLimited or ServerBackoff
 	manualUsed   bool      // the Initial phase's manual retry has been used
+	reconnects   int       // consecutive Reconnecting failures since the last success
 	changed      chan struct{}
 }
 
@@ -252,6 +270,8 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 	switch {
 	case err != nil && errors.Is(err, context.Canceled):
 		d.Reason = Canceled
+	case err != nil && errors.Is(err, ErrInstant):
+		d.Reason = Reconnecting
 	case err != nil:
 		d.Reason = NetworkError
 	case status == http.StatusTooManyRequests:
@@ -287,8 +307,10 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 	}
 	switch {
 	case d.Reason == ReasonNone:
-		c.failures, c.lastFailure, c.manualUsed = 0, ReasonNone, false
+		c.failures, c.lastFailure, c.manualUsed, c.reconnects = 0, ReasonNone, false, 0
 		c.schedUntil = time.Time{}
+	case d.Reason == Reconnecting && (!waiting || c.failures == 0):
+		c.reconnect(now)
 	case d.Reason.failure() && (!waiting || c.failures == 0):
 		if c.failures < math.MaxInt32 {
 			c.failures++
@@ -308,6 +330,29 @@ func (c *Controller) observe(now time.Time, resp *http.Response, err error) Deci
 		c.notifyLocked() // wake every Wait to read the new time
 	}
 	return d
+}
+
+// reconnect records a Reconnecting failure at now (SPEC L1): the n-th in a
+// row waits a step of the reconnect ladder, and all of them together count
+// as one failed attempt for the phases (B6), so that a server restarting
+// for a few seconds shows "retrying automatically" in the Initial phase,
+// with its manual retry, rather than the Secondary phase's warning. Once
+// the ladder reaches Base, each further one is an ordinary failure on the
+// B4 schedule.
+func (c *Controller) reconnect(now time.Time) {
+	if c.reconnects < math.MaxInt32 {
+		c.reconnects++
+	}
+	c.lastFailure = Reconnecting
+	if wait, ok := c.p.reconnectStep(c.reconnects, c.random()); ok {
+		c.failures = max(c.failures, 1)
+		c.schedUntil = now.Add(wait)
+		return
+	}
+	if c.failures < math.MaxInt32 {
+		c.failures++
+	}
+	c.schedUntil = now.Add(c.p.scheduled(c.failures, c.random()))
 }
 
 // lockAt takes the lock for an operation at now. Every method that reads or
@@ -627,6 +672,8 @@ func message(s Status, now time.Time) string {
 		what = "Server error"
 	case NetworkError:
 		what = "Network problem"
+	case Reconnecting:
+		what = "Reconnecting"
 	default:
 		if s.Next.IsZero() {
 			return "Syncing normally"
@@ -641,7 +688,7 @@ func message(s Status, now time.Time) string {
 	switch {
 	case s.Next.IsZero():
 		b.WriteString(": retrying automatically")
-	case s.Phase == Initial && (s.Reason == ServerError || s.Reason == NetworkError):
+	case s.Phase == Initial && (s.Reason == ServerError || s.Reason == NetworkError || s.Reason == Reconnecting):
 		b.WriteString(": retrying automatically at ")
 		b.WriteString(clockTime(s.Next, now))
 	default:

@@ -37,6 +37,7 @@
 //	other 5xx; 503 or 429 without one       +1              after the scheduled wait (B2)
 //	network error or timeout, first in row  +1              at once: the normal schedule (B3)
 //	network error or timeout, later         +1              after the scheduled wait (B3)
+//	ended at once (err wraps ErrInstant)    1 for the run   after a reconnect step: 1-2 s, 2-4 s, ... (L1)
 //	any other 4xx                           unchanged       unchanged: the application must handle it
 //	context.Canceled                        unchanged       unchanged: the caller gave up
 //	X-Weave-Backoff / X-Backoff, any status (no effect)     not before the header's delay plus fuzz (B5)
@@ -57,6 +58,18 @@
 //	8           Secondary   [2 h, 4 h)
 //	16          Secondary   [4 h, 8 h)
 //	17 and on   Secondary   [4 h, 8 h)                  (the range, not each draw, is capped)
+//
+// Attempts that end at once (refused, reset or closed on arrival, nonsense,
+// answered too soon: the caller wraps ErrInstant) are what a server
+// restart looks like. They climb a short ladder instead: after the n-th in
+// a row the wait is uniformly random in [2^(n-1), 2^n) seconds
+// (Policy.ReconnectBase), so a server back after 5 s is found again within
+// seconds, and the attempts never come faster than one a second. The whole
+// ladder counts as one failed attempt, so the phase stays Initial ("we will
+// retry automatically", one manual retry) while the server restarts. When
+// the step would reach Base (after about 17 minutes of failing: 10 steps),
+// the ladder ends and each further one is an ordinary failure on the
+// schedule below (failure 2, 3, ...). Any success ends the run.
 //
 // The ExponentialJitter schedule waits [0, 15 min), [0, 30 min), [0, 1 h),
 // ... up to [0, 8 h) from the sixth failure on.

@@ -24,6 +24,10 @@ const (
 	DefaultFuzz = 0.25
 	// DefaultMaxServerDelay caps every server-requested delay (B10): 24 hours.
 	DefaultMaxServerDelay = 24 * time.Hour
+	// DefaultReconnectBase is the first wait after an attempt that ended at
+	// once (Reason Reconnecting, SPEC L1): about a second, so that a server
+	// back from a restart is found again within seconds.
+	DefaultReconnectBase = time.Second
 	// DefaultSecondaryAfter is how many failed retries lead to the Secondary
 	// phase (B6): three, so the fourth consecutive failure enters it.
 	DefaultSecondaryAfter = 3
@@ -76,6 +80,15 @@ type Policy struct {
 	// Schedule is how waits grow with consecutive failures. The zero value
 	// is Linear.
 	Schedule Schedule
+
+	// ReconnectBase is the first wait of the reconnect ladder, the schedule
+	// of attempts that end at once (Reconnecting, SPEC L1): after the n-th
+	// in a row the wait is uniformly random in [ReconnectBase·2^(n-1),
+	// ReconnectBase·2^n), at most Base, for as long as ReconnectBase·2^(n-1)
+	// is below Base; later ones wait on Schedule like any failure. Zero
+	// means DefaultReconnectBase (1 s), or Base if that is shorter.
+	// Negative is an error; at or above Base there is no ladder.
+	ReconnectBase time.Duration
 
 	// Fuzz is the fraction of a server-requested delay (Retry-After,
 	// X-Backoff) added at random: a delay d becomes uniformly random in
@@ -138,6 +151,8 @@ func (p Policy) withDefaults() (Policy, error) {
 	switch {
 	case p.Base < 0:
 		return bad("Base %v is negative", p.Base)
+	case p.ReconnectBase < 0:
+		return bad("ReconnectBase %v is negative", p.ReconnectBase)
 	case p.Cap < 0:
 		return bad("Cap %v is negative", p.Cap)
 	case p.MaxServerDelay < 0:
@@ -161,6 +176,9 @@ func (p Policy) withDefaults() (Policy, error) {
 	}
 	if p.Cap < p.Base {
 		return bad("Cap %v is below Base %v", p.Cap, p.Base)
+	}
+	if p.ReconnectBase == 0 {
+		p.ReconnectBase = min(DefaultReconnectBase, p.Base)
 	}
 	switch {
 	case p.Fuzz == 0:
@@ -208,6 +226,26 @@ func (p *Policy) scheduled(n int, r float64) time.Duration {
 		hi = 2 * lo                    // <= Cap
 	}
 	return uniform(lo, hi, r)
+}
+
+// reconnectStep returns the wait after the n-th consecutive attempt that
+// ended at once (n >= 1) for the random number r in [0, 1), and true while
+// n is on the reconnect ladder: uniformly random in [lo, min(2·lo, Base))
+// with lo = ReconnectBase·2^(n-1) < Base. Past the ladder it returns false.
+// It is pure: p must have its defaults.
+func (p *Policy) reconnectStep(n int, r float64) (time.Duration, bool) {
+	if n < 1 {
+		n = 1
+	}
+	k := n - 1
+	if k >= 63 || p.ReconnectBase > p.Base>>k {
+		return 0, false
+	}
+	lo := p.ReconnectBase << k // <= Base
+	if lo >= p.Base {
+		return 0, false
+	}
+	return uniform(lo, lo+min(lo, p.Base-lo), r), true // no overflow: lo < Base
 }
 
 // longestServerWait is the longest server-requested wait the policy

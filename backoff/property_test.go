@@ -35,6 +35,7 @@ var outcomes = []struct {
 	{err: netErr},
 	{err: errSyncDeadline},
 	{err: errors.New("tls: handshake failure")},
+	{err: errInstant},
 }
 
 // TestPropertyStateMachine drives a controller with random outcomes, manual
@@ -61,6 +62,7 @@ func TestPropertyStateMachine(t *testing.T) {
 		now := t0
 		var floor time.Time // the latest end of a server-requested delay seen
 		failures := 0       // the model's consecutive failure count
+		reconnects := 0     // the model's consecutive Reconnecting failures
 
 		rt.Repeat(map[string]func(*rapid.T){
 			"advance": func(rt *rapid.T) {
@@ -76,7 +78,15 @@ func TestPropertyStateMachine(t *testing.T) {
 				d := c.observe(now, resp, o.err)
 				switch {
 				case d.Reason == ReasonNone:
-					failures = 0
+					failures, reconnects = 0, 0
+				case d.Reason == Reconnecting && (!waiting || failures == 0):
+					// L1, B6: the reconnect ladder is one failed attempt.
+					reconnects++
+					if _, ladder := c.p.reconnectStep(reconnects, 0); ladder {
+						failures = max(failures, 1)
+					} else {
+						failures++
+					}
 				case d.Reason.failure() && (!waiting || failures == 0):
 					failures++
 				}
@@ -159,6 +169,40 @@ func TestPropertyFuzzBounds(t *testing.T) {
 		}
 		if d0 := wait(0); d0.Delay != want {
 			rt.Fatalf("with a zero draw the wait is %v, want exactly %v", d0.Delay, want)
+		}
+	})
+}
+
+// TestPropertyReconnectLadder: for any ReconnectBase and Base, the
+// reconnect ladder's waits stay within [ReconnectBase·2^(n-1), Base],
+// grow with n for the same draw, and end once the step's lower bound
+// reaches Base (SPEC L1).
+func TestPropertyReconnectLadder(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		base := time.Duration(rapid.Int64Range(1, int64(24*time.Hour)).Draw(rt, "base"))
+		rb := time.Duration(rapid.Int64Range(0, int64(base)*2).Draw(rt, "reconnectBase"))
+		p, err := Policy{Base: base, Cap: base, ReconnectBase: rb}.withDefaults()
+		if err != nil {
+			rt.Fatal(err)
+		}
+		r := clampUnit(rapid.Float64Range(0, 1).Draw(rt, "r"))
+		prev := time.Duration(0)
+		for n := 1; n < 80; n++ {
+			w, ok := p.reconnectStep(n, r)
+			lo := p.ReconnectBase
+			for i := 1; i < n && lo < base; i++ {
+				lo *= 2
+			}
+			if ok != (lo < base) {
+				rt.Fatalf("step %d: on the ladder %v, but its lower bound %v vs Base %v", n, ok, lo, base)
+			}
+			if !ok {
+				break
+			}
+			if w < lo || w > base || w < prev {
+				rt.Fatalf("step %d: wait %v outside [%v, %v] or below the step before (%v)", n, w, lo, base, prev)
+			}
+			prev = w
 		}
 	})
 }

@@ -268,7 +268,7 @@ func discard(resp *http.Response, limit int64) {
 	resp.Body = http.NoBody
 }
 
-// classify maps a transport error to a failure kind (SPEC T2, T3).
+// classify maps a transport error to a failure kind (SPEC T2, T3, L3).
 func classify(pctx context.Context, err error) error {
 	if errors.Is(context.Cause(pctx), errDeadline) {
 		return ErrTimedOut
@@ -283,9 +283,11 @@ func classify(pctx context.Context, err error) error {
 		alertErr tls.AlertError
 	)
 	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		// The host answered; its service is down or restarting (SPEC L3).
+		return ErrRefused
 	case errors.As(err, &dnsErr),
 		errors.As(err, &opErr) && opErr.Op == "dial",
-		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETDOWN):

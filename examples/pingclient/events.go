@@ -75,7 +75,7 @@ func (a *app) onEvent(e transport.Event) {
 		default:
 			rec.text = ping("failed after %s: %s", st(e.Elapsed), errText(e.Err))
 		}
-		if kind == "network-lost" || kind == "protocol" {
+		if kind == "network-lost" || kind == "protocol" || errors.Is(e.Err, transport.ErrRefused) {
 			a.failStart(e.Err)
 		}
 	case transport.IntervalChanged:

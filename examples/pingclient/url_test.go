@@ -288,7 +288,7 @@ func TestStartFailures(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unreachable", []string{"-url", closed}, []string{"cannot ping " + closed, "network unreachable"}},
+		{"unreachable", []string{"-url", closed}, []string{"cannot ping " + closed, "connection refused"}},
 		{"untrusted", []string{"-url", tlsSrv.URL()}, []string{"cannot ping " + tlsSrv.URL(), "certificate", "-cacert adds it"}},
 		{"refused", []string{"-url", refuser.URL + "/ping?token=q", "-insecure-http"}, []string{"server refused the ping", "401"}},
 	} {
