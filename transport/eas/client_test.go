@@ -211,6 +211,7 @@ func TestClientErrors(t *testing.T) {
 		{"Sync status 142", "Sync", fakeAnswer{code: 200, body: statusBody(t, wbxml.AirSyncSync, wbxml.AirSyncStatus, "142")}, transport.ErrRejected, []error{ErrProvisioningRequired}, 142},
 		{"collection status 5", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "5")}, transport.ErrServer, nil, 5},
 		{"collection status 3", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "3")}, transport.ErrProtocol, nil, 3},
+		{"collection status 8", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "8")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 8},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeEAS{}
@@ -493,5 +494,59 @@ func TestEchoedCredentialsNeverShown(t *testing.T) {
 		if !strings.Contains(all, want) {
 			t.Errorf("nothing says %q", want)
 		}
+	}
+}
+
+// TestClientSyncStatusFailures (SPEC L4): Syncs that keep failing with a
+// status ask for FolderSync from the MaxSyncStatusFailures-th in a row on,
+// with an error that no longer matches transport.ErrServer (a loop would
+// back off and Sync again); a Sync that fetched changes, or a FolderSync,
+// starts the count again, and a priming Sync does not.
+func TestClientSyncStatusFailures(t *testing.T) {
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	c := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+	fail := fakeAnswer{code: 200, body: syncBody(t, "1", "5")}
+	f.queue("Sync", ok(vectors.SyncInitial))
+	if _, err := c.Sync(ctx, "@Notes@"); err != nil {
+		t.Fatal(err)
+	}
+	escalated := func(err error) bool {
+		return errors.Is(err, ErrFolderSyncRequired) && errors.Is(err, transport.ErrRejected) && !errors.Is(err, transport.ErrServer)
+	}
+	run := func(answers ...fakeAnswer) []bool {
+		f.queue("Sync", answers...)
+		var got []bool
+		for range answers {
+			_, err := c.Sync(ctx, "@Notes@")
+			got = append(got, escalated(err))
+		}
+		return got
+	}
+	if got := run(fail, fail, fail, fail); !reflect.DeepEqual(got, []bool{false, false, true, true}) {
+		t.Errorf("four status 5 in a row escalate %v", got)
+	}
+	_, err := c.Sync(ctx) // nothing queued: HTTP 500, not a status, does not reset
+	if !errors.Is(err, transport.ErrServer) {
+		t.Fatalf("HTTP 500: %v", err)
+	}
+	var se *StatusError
+	f.queue("Sync", fail)
+	if _, err := c.Sync(ctx, "@Notes@"); !errors.As(err, &se) || se.Repeated != 5 ||
+		!strings.Contains(err.Error(), `eas: Sync status 5 (server error) for folder "@Notes@", 5 failed Syncs in a row: FolderSync required`) {
+		t.Errorf("fifth: %v", err)
+	}
+	if got := run(ok(vectors.SyncAdd), fail, fail); !reflect.DeepEqual(got, []bool{false, false, false}) {
+		t.Errorf("after a Sync that fetched: %v", got)
+	}
+	f.queue("FolderSync", ok(vectors.FolderSync))
+	if _, err := c.FolderSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// After FolderSync the next Sync primes; it does not reset the count
+	// of the failures since.
+	if got := run(fail, ok(vectors.SyncInitial), fail, fail); !reflect.DeepEqual(got, []bool{false, false, false, true}) {
+		t.Errorf("after FolderSync: %v", got)
 	}
 }
