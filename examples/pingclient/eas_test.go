@@ -112,7 +112,7 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bodies: FolderSync, the initial Sync of the chosen folder, a Ping that
 // reports a change, the Sync that fetches it (printed), and a Ping held
 // until it expires. The password comes from the environment, reaches the
-// server as Basic auth, and is never printed (issue 7, T4, T7).
+// server as Basic auth, and is never printed (T4, T7).
 func TestEAS(t *testing.T) {
 	f := &fakeEAS{t: t}
 	srv := httptest.NewServer(f)
@@ -156,7 +156,7 @@ func TestEAS(t *testing.T) {
 }
 
 // TestEASJSON: in -json the EAS steps are events like the loop's, with
-// event, t and interval_s, and the Sync says what came (issue 7, E1).
+// event, t and interval_s, and the Sync says what came (E1).
 func TestEASJSON(t *testing.T) {
 	srv := httptest.NewServer(&fakeEAS{t: t})
 	defer srv.Close()
@@ -182,7 +182,7 @@ func TestEASJSON(t *testing.T) {
 
 // TestEASFolderSyncRequired: a Ping answered status 7 (the folder
 // hierarchy changed) makes the client run FolderSync and prime the folder
-// again, then ping on (issue 7: status 7 surfaces to the application,
+// again, then ping on (status 7 surfaces to the application,
 // which here is pingclient).
 func TestEASFolderSyncRequired(t *testing.T) {
 	f := &fakeEAS{t: t, hierarchyChangedAt: 2}
@@ -216,7 +216,7 @@ func TestEASFolderSyncRequired(t *testing.T) {
 
 // TestEASNoInbox: without -folders the client pings the inbox; a server
 // that lists none and no mail folder ends the run with exit status 1 and a
-// message listing what there is (issue 7).
+// message listing what there is.
 func TestEASNoInbox(t *testing.T) {
 	srv := httptest.NewServer(&fakeEAS{t: t})
 	defer srv.Close()

@@ -106,7 +106,7 @@ func newTestClient(t testing.TB, url string, mod func(*Config)) *Client {
 // TestClientCycle: FolderSync lists the folders and gives the codec their
 // classes; the first Sync primes a folder with SyncKey 0 and no
 // GetChanges; the next sends the key it returned and gets the added item,
-// with Horde's recorded bodies (issue 7, T4).
+// with Horde's recorded bodies (T4).
 func TestClientCycle(t *testing.T) {
 	f := &fakeEAS{}
 	srv := newLoopbackServer(t, f)
@@ -188,7 +188,7 @@ func syncBody(t testing.TB, top, col string) []byte {
 }
 
 // TestClientErrors: every kind of bad answer gives a clear, matchable
-// error that a transport.SyncFunc can return as is (issue 7, B1, T7).
+// error that a transport.SyncFunc can return as is (B1, T7).
 func TestClientErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name   string

@@ -52,8 +52,8 @@ func newTestLoop(t *testing.T, f *fakeEAS) (*transport.Loop, <-chan transport.Ev
 }
 
 // TestLoopThrottled: a 503 with Retry-After, to the Ping or to the Sync
-// after a change, stops the loop for the server's time plus fuzz (issue 7:
-// "503 with Retry-After (throttling) handled as its meaning says"; B1).
+// after a change, stops the loop for the server's time plus fuzz: a 503
+// with Retry-After (throttling) is handled as its meaning says (B1).
 // HTTPPinger answers a Ping's 503 itself, before the codec sees it, and
 // Client.Sync returns a *transport.ResponseError: both must reach the
 // loop's backoff controller with the header.
