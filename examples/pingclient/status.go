@@ -11,7 +11,7 @@ import (
 // statusLine is the live status line: elapsed, interval (or the ping in
 // flight), pings, timeouts, changes, backoff phase.
 func (a *app) statusLine() string {
-	snap := a.loop.Snapshot()
+	snap := a.currentLoop().Snapshot()
 	a.mu.Lock()
 	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
 	a.mu.Unlock()

@@ -14,7 +14,7 @@ import (
 // notifications and their worst delay.
 func (a *app) summary() {
 	now := time.Now()
-	snap := a.loop.Snapshot()
+	snap := a.currentLoop().Snapshot()
 	c := snap.Counts
 	st := a.out.story
 	ran := now.Sub(a.start)
