@@ -198,13 +198,12 @@ func (c *restartChild) gone() {
 // running child, or the last one's port (refused by the kernel) while the
 // server is down.
 func restartClient(addr *atomic.Pointer[string]) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, network, *addr.Load())
-		},
-		MaxIdleConnsPerHost: 4,
-	}}
+	tr := transport.NewHTTPTransport()
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		d := net.Dialer{KeepAlive: -1} // an idle ping stays idle (T9)
+		return d.DialContext(ctx, network, *addr.Load())
+	}
+	return &http.Client{Transport: tr}
 }
 
 // restartLoop is a Loop with the default backoff policy (reconnect ladder
@@ -492,7 +491,7 @@ func (d *lossyDialer) setLost(lost bool) {
 
 func (d *lossyDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
 	d.mu.Lock()
-	var nd net.Dialer
+	nd := net.Dialer{KeepAlive: -1} // an idle ping stays idle (T9)
 	if d.lost {
 		nd.LocalAddr = unassignedAddr
 	}
@@ -519,7 +518,7 @@ func (d *lossyDialer) client(base *http.Client) *http.Client {
 	}
 	tr, ok := base.Transport.(*http.Transport)
 	if !ok {
-		tr = http.DefaultTransport.(*http.Transport)
+		tr = transport.NewHTTPTransport()
 	}
 	tr = tr.Clone()
 	tr.DialContext = d.dial
