@@ -46,6 +46,9 @@ func (l *Loop) recover(ctx context.Context) error {
 	if err := l.sync(ctx, folders); err != nil {
 		return fatalOrCtx(ctx, err)
 	}
+	if l.syncAll {
+		l.resync = false // what an instant failure may have lost is synced
+	}
 	l.syncAll = false
 	clear(l.pending)
 	return nil
