@@ -17,6 +17,12 @@ import (
 
 // Helpers shared by the loop, end-to-end, fault, herd and scale tests.
 
+// patience is how long a test over real sockets waits for something that
+// must happen (a ping held, the tuner settling). It bounds only a broken
+// test, never what a test asserts: a machine with a load of 24 on 2 cores
+// took 20 s for what takes 3 s alone.
+const patience = time.Minute
+
 // recorder keeps a loop's events (Config.OnEvent: add) and wakes until on
 // each new one.
 type recorder struct {

@@ -230,7 +230,7 @@ func (p *HTTPPinger) ended() {
 // attempt sends the ping once. A ping that was not answered returns a
 // *PingError without its Elapsed, which Ping sets; a request that could not
 // even be built returns a plain error.
-func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (_ Result, err error) {
+func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
 	trace, tctx := p.newTrace(pctx)
 	hreq, err := p.codec.NewRequest(tctx, p.url, req)
 	if err != nil {
@@ -247,20 +247,14 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 			return Result{}, fmt.Errorf("transport: preparing the ping: %w", err)
 		}
 	}
-	// Causes may quote what the server sent (net/http quotes a malformed
-	// status line, a codec an unknown status): never the request's
-	// credentials, and no more than a bounded message (SPEC T12).
-	secrets := redact.FromRequest(hreq)
-	defer func() {
-		if pe, ok := err.(*PingError); ok {
-			pe.Err = secrets.Error(pe.Err)
-		}
-	}()
 
 	resp, err := p.client.Do(hreq)
 	trace.done(resp)
 	if err != nil {
-		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: unwrapURLError(err)}
+		// net/http quotes a malformed status or header line: no credential
+		// of the request, no more than a bounded message (SPEC T12).
+		cause := redact.FromRequest(hreq).Error(unwrapURLError(err))
+		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: cause}
 	}
 	defer resp.Body.Close()
 	headersAt := time.Since(start)
@@ -317,30 +311,6 @@ func discard(resp *http.Response, limit int64) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, min(limit, 4<<10)))
 	resp.Body.Close()
 	resp.Body = http.NoBody
-}
-
-// answerKind is classify for the error of Client.Do, knowing whether the
-// server had begun to answer: an answer that began and could not be read
-// for any reason but the connection ending (a malformed status line or
-// header, a header over the size limit) is a protocol error, not a close.
-func answerKind(pctx context.Context, err error, answered bool) error {
-	kind := classify(pctx, err)
-	if kind == ErrClosed && answered && !connectionEnded(unwrapURLError(err)) {
-		return ErrProtocol
-	}
-	return kind
-}
-
-// connectionEnded reports whether err says the connection ended: EOF, a
-// socket error, a closed connection. (Not given a *url.Error: that is a
-// net.Error too.)
-func connectionEnded(err error) bool {
-	var (
-		netErr net.Error
-		errno  syscall.Errno
-	)
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
-		errors.As(err, &netErr) || errors.As(err, &errno)
 }
 
 // classify maps a transport error to a failure kind (SPEC T2, T3, L3).

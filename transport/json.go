@@ -93,11 +93,13 @@ func (JSONCodec) Decode(req Request, resp *http.Response, body []byte) (Result, 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return Result{}, fmt.Errorf("%w: HTTP %d", ErrRejected, resp.StatusCode)
 	}
-	return decodeJSON(body, redact.FromRequest(resp.Request))
+	return decodeJSON(body, resp.Request)
 }
 
-// decodeJSON parses body; its errors never repeat secrets.
-func decodeJSON(body []byte, secrets redact.Secrets) (Result, error) {
+// decodeJSON parses body; its errors never repeat the secrets of req, the
+// request it answers, which it gathers only when it needs them.
+func decodeJSON(body []byte, req *http.Request) (Result, error) {
+	secrets := func() redact.Secrets { return redact.FromRequest(req) }
 	// Members are read by their exact names (the protocol's names are
 	// case-sensitive; encoding/json's struct matching is not).
 	var members map[string]json.RawMessage
@@ -125,14 +127,15 @@ func decodeJSON(body []byte, secrets redact.Secrets) (Result, error) {
 			return Result{Status: Expired}, nil // SPEC T5
 		}
 		names := make([]string, len(folders))
+		s := secrets()
 		for i, f := range folders {
 			switch {
 			case f == nil || *f == "":
 				return Result{}, fmt.Errorf("%w: folder %d is not a non-empty string", ErrProtocol, i)
-			case secrets.Echoes(*f):
+			case s.Echoes(*f):
 				// Folder names reach events and logs: a server cannot
 				// smuggle a credential into them (SPEC T12).
-				return Result{}, fmt.Errorf("%w: folder %d: %s", ErrProtocol, i, secrets.Quote(*f))
+				return Result{}, fmt.Errorf("%w: folder %d: %s", ErrProtocol, i, s.Quote(*f))
 			}
 			names[i] = *f
 		}
@@ -148,7 +151,7 @@ func decodeJSON(body []byte, secrets redact.Secrets) (Result, error) {
 		}
 		return Result{Status: OutOfBounds, Limit: limit}, nil
 	}
-	return Result{}, fmt.Errorf("%w: unknown status %s", ErrProtocol, secrets.Quote(status))
+	return Result{}, fmt.Errorf("%w: unknown status %s", ErrProtocol, secrets().Quote(status))
 }
 
 // member decodes the member called exactly name into v; a missing or null

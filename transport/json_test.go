@@ -69,7 +69,8 @@ func TestJSONCodecDecode(t *testing.T) {
 
 // FuzzJSONCodecDecode: no input panics, and whatever is accepted is a usable
 // answer: a known status, a limit a heartbeat can have, folders only with
-// changes.
+// changes. Errors stay short and never repeat the request's Authorization
+// value, however the body embeds it (SPEC T12).
 func FuzzJSONCodecDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"status":"expired"}`,
@@ -79,14 +80,23 @@ func FuzzJSONCodecDecode(f *testing.F) {
 		`{"status":"out-of-bounds","heartbeat":1e400}`,
 		`{"status":"out-of-bounds","heartbeat":-0}`,
 		`{"status":"`, `null`, `[{}]`,
+		`{"status":"Fuzz-Secret-0042"}`,
+		`{"status":"changed","folders":["fuzz-secret-0042"]}`,
+		`{"status":"out-of-bounds","heartbeat":"fuzz-secret-0042"}`,
 	} {
 		f.Add([]byte(s))
 	}
+	const secret = "fuzz-secret-0042"
+	hreq, _ := http.NewRequest(http.MethodPost, "https://example.test/ping", nil)
+	hreq.Header.Set("Authorization", "Bearer "+secret)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		res, err := decode(body)
+		res, err := transport.JSONCodec{}.Decode(transport.Request{}, &http.Response{StatusCode: http.StatusOK, Request: hreq}, body)
 		if err != nil {
 			if !errors.Is(err, transport.ErrProtocol) {
 				t.Fatalf("error %v is not ErrProtocol", err)
+			}
+			if msg := strings.ToLower(err.Error()); strings.Contains(msg, secret) || len(msg) > 200 {
+				t.Fatalf("error repeats the secret or is %d bytes long: %s", len(msg), err)
 			}
 			return
 		}
@@ -100,8 +110,8 @@ func FuzzJSONCodecDecode(f *testing.F) {
 				t.Fatalf("changed without folders: %+v", res)
 			}
 			for _, f := range res.Folders {
-				if f == "" {
-					t.Fatalf("changed with an empty folder name: %+v", res)
+				if f == "" || strings.Contains(strings.ToLower(f), secret) {
+					t.Fatalf("changed with an empty or secret folder name: %+v", res)
 				}
 			}
 		case transport.OutOfBounds:

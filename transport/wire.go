@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -48,14 +49,15 @@ const (
 //     KeepAliveConfig.Enable false), where Go's default dialer sends one
 //     after 15 s of idle, and DefaultDialTimeout;
 //   - speaks HTTP/1.1 only: TLS offers no "h2" through ALPN. On HTTP/2 the
-//     client answers the server's PING frames and may send its own
-//     (ReadIdleTimeout), and sends WINDOW_UPDATE and SETTINGS frames, all
-//     during a held ping; several pings would share one connection, so a
-//     stream that timed out leaves the dead connection in the pool for the
-//     next ping, where HTTP/1.1 closes it. One ping per connection at a
-//     time keeps what a middlebox sees, and what a timeout means, simple;
+//     client acknowledges the server's PING and SETTINGS frames, sends
+//     PINGs of its own if ReadIdleTimeout is set, and WINDOW_UPDATEs for
+//     other streams' data, all during a held ping; and several pings
+//     would share one connection, so a stream that timed out leaves the
+//     dead connection in the pool for the next ping, where HTTP/1.1 closes
+//     it. One ping per connection at a time keeps what a middlebox sees,
+//     and what a timeout means, simple;
 //   - bounds the answer's header, 1xx answers included, to
-//     DefaultMaxHeaderBytes (net/http's own default is 1 MiB; the answer's
+//     DefaultMaxHeaderBytes (net/http's own default is 10 MiB; the answer's
 //     body is bounded by HTTPConfig.MaxBodyBytes);
 //   - bounds the TLS handshake by DefaultTLSHandshakeTimeout, and sets no
 //     ResponseHeaderTimeout: a held ping's header is its answer, which the
@@ -122,6 +124,7 @@ func newWireCheck(client *http.Client, report func(error)) *wireCheck {
 		switch {
 		case t == http.DefaultTransport:
 			w.static = fmt.Errorf("%w: the client's Transport is http.DefaultTransport, whose dialer sends TCP keepalive probes every 30 s (start from NewHTTPTransport)", ErrNotIdle)
+		//lint:ignore SA1019 an application's transport may still set the deprecated Dial or DialTLS: then it dials its own way.
 		case t.DialContext == nil && t.Dial == nil && t.DialTLSContext == nil && t.DialTLS == nil:
 			w.static = fmt.Errorf("%w: the client's Transport has no DialContext, so Go's default dialer sends TCP keepalive probes after 15 s idle (start from NewHTTPTransport)", ErrNotIdle)
 		}
@@ -193,4 +196,28 @@ func (a *attemptTrace) done(resp *http.Response) {
 	if w.found.CompareAndSwap(false, true) {
 		w.report(err)
 	}
+}
+
+// answerKind is classify for the error of Client.Do, knowing whether the
+// server had begun to answer: an answer that began and could not be read
+// for any reason but the connection ending (a malformed status line or
+// header, a header over the size limit) is a protocol error, not a close.
+func answerKind(pctx context.Context, err error, answered bool) error {
+	kind := classify(pctx, err)
+	if kind == ErrClosed && answered && !connectionEnded(unwrapURLError(err)) {
+		return ErrProtocol
+	}
+	return kind
+}
+
+// connectionEnded reports whether err says the connection ended: EOF, a
+// socket error, a closed connection. (Not given a *url.Error: that is a
+// net.Error too.)
+func connectionEnded(err error) bool {
+	var (
+		netErr net.Error
+		errno  syscall.Errno
+	)
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.As(err, &netErr) || errors.As(err, &errno)
 }

@@ -3,7 +3,9 @@ package transport_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -191,4 +193,28 @@ func (w wrapped) RoundTrip(r *http.Request) (*http.Response, error) { return w.r
 
 func (w wrapped) CloseIdleConnections() {
 	w.rt.(interface{ CloseIdleConnections() }).CloseIdleConnections()
+}
+
+// An application that needs its own client, here to trust a private CA,
+// starts from the ping transport and keeps its guarantees: no TCP keepalive
+// probes, HTTP/1.1, a bounded header.
+func ExampleNewHTTPTransport() {
+	pool := x509.NewCertPool() // e.g. pool.AppendCertsFromPEM(caPEM)
+	tr := transport.NewHTTPTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	client := &http.Client{Transport: tr}
+	defer client.CloseIdleConnections()
+
+	_, err := transport.NewHTTPPinger(transport.HTTPConfig{
+		URL:    "https://push.example.com/ping",
+		Client: client,
+		// A client with keepalive probes or HTTP/2 would be reported here,
+		// once, on the first ping.
+		OnWarning: func(err error) { fmt.Println("warning:", err) },
+	})
+	fmt.Println(err)
+	fmt.Println("HTTP/2:", tr.Protocols.HTTP2(), "header limit:", tr.MaxResponseHeaderBytes)
+	// Output:
+	// <nil>
+	// HTTP/2: false header limit: 32768
 }

@@ -28,14 +28,19 @@ const (
 // Demo defaults (SPEC E1): the seed's 15-minute network, mail every hour
 // on average, 300 times faster than life (1 s stands for 5 min), for a
 // minute. At this scale the Adaptive tuner's whole story (8m, 8m, 13m,
-// 13m, 18m times out, 13m, 13m, 15m30s times out, ..., settled at
-// 14m52.5s) takes 42 to 51 s of the minute; more frequent mail interrupts
-// more pings and would push the settling past the end.
+// 13m, 18m times out, 13m, 13m, 15m30s times out, 13m, 13m, settled at
+// 14m15s) takes about 40 s of the minute; more frequent mail interrupts
+// more pings and would push the settling past the end. The demo's
+// Resolution is 2m rather than the library's 30s, so that every interval
+// the story tries is at least 30 s of story time (100 ms here) from the
+// timeout: with 30s it settled 7.5 s (25 ms here) below it and probed
+// 11.25 s (37.5 ms) above, closer than a loaded machine keeps its timers.
 const (
-	defaultScale       = 300
-	defaultIdleTimeout = 15 * time.Minute
-	defaultMail        = time.Hour
-	defaultDemoRun     = time.Minute
+	defaultScale          = 300
+	defaultIdleTimeout    = 15 * time.Minute
+	defaultDemoResolution = 2 * time.Minute
+	defaultMail           = time.Hour
+	defaultDemoRun        = time.Minute
 )
 
 // mode is what the client talks to.
@@ -99,7 +104,7 @@ mail arriving at random, and every time scaled down by -scale so that the
 tuner's discovery of the timeout and its settling fit in about a minute.
 
 With -url https://host/path it pings a server of pushbeat's JSON long-poll
-protocol (see the transport/pingtest package); the Authorization header, if
+protocol (docs/protocol.md in the repository); the Authorization header, if
 one is needed, comes from the environment variable ` + envAuthorization + `.
 
 With -eas https://host/Microsoft-Server-ActiveSync -user NAME -device ID it
@@ -191,6 +196,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	if o.mode == demoMode {
 		if o.duration == 0 {
 			o.duration = defaultDemoRun
+		}
+		if !set["resolution"] {
+			d.Resolution = defaultDemoResolution
 		}
 	} else {
 		o.scale = 1
@@ -315,7 +323,7 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.DurationVar(&d.Increment, "increment", heartbeat.DefaultIncrement, "largest single increase of the interval")
 	fs.DurationVar(&d.Buffer, "buffer", heartbeat.DefaultBuffer, "how long past the interval to wait for an answer before the ping counts as timed out")
 	fs.IntVar(&r.confirmations, "confirmations", heartbeat.DefaultConfirmations, "full-length pings at an interval before it is increased")
-	fs.DurationVar(&d.Resolution, "resolution", heartbeat.DefaultResolution, "adaptive: stop probing when this close below an interval that failed")
+	fs.DurationVar(&d.Resolution, "resolution", heartbeat.DefaultResolution, "adaptive: stop probing when this close below an interval that failed (the demo's is "+durfmt.Rounded(defaultDemoResolution)+" unless set)")
 	fs.IntVar(&r.ttl, "ceiling-ttl", heartbeat.DefaultCeilingTTL, "adaptive: full-length pings before probing above a failed interval again")
 	fs.IntVar(&r.unwk, "unworkable-after", heartbeat.DefaultUnworkableAfter, "timeouts in a row at the smallest interval before push counts as unworkable")
 

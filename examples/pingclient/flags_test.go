@@ -143,7 +143,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("demo defaults %+v", o)
 	}
 	want := heartbeat.Config{Min: 8 * time.Minute, Max: 28 * time.Minute, Increment: 5 * time.Minute, Buffer: time.Minute,
-		Confirmations: 2, Resolution: 30 * time.Second, CeilingTTL: 500, UnworkableAfter: 3}
+		Confirmations: 2, Resolution: 2 * time.Minute, CeilingTTL: 500, UnworkableAfter: 3} // the demo's Resolution
 	if o.tuner != want {
 		t.Errorf("tuner %+v want %+v", o.tuner, want)
 	}

@@ -82,14 +82,14 @@ func parseIMAP(o *options, raw, cacert string) error {
 }
 
 // imapSession is an IMAP mailbox being watched: the pinger holds IDLE on
-// its own connection; a second connection fetches what changed, as a
-// mail client syncs.
+// its own connection; each sync logs in on a second connection, fetches
+// what arrived and logs out (kept open between syncs, it would sit idle
+// and die at the first NAT, making the next sync wait for its timeout).
 type imapSession struct {
 	cfg    imap.Config
 	pinger *imap.Pinger
 
-	mu      sync.Mutex // the sync connection
-	c       *imapclient.Client
+	mu      sync.Mutex // serializes syncs
 	uidNext goimap.UID // the first UID not yet shown
 }
 
@@ -106,18 +106,20 @@ func startIMAP(ctx context.Context, o options, out *reporter) (*imapSession, err
 		return nil, err
 	}
 	s := &imapSession{cfg: cfg, pinger: p}
-	n, err := s.connect(ctx)
+	c, n, err := s.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
+	logout(c)
 	out.emit(record{event: "mailbox", text: fmt.Sprintf("imap     %s: %d messages; new ones are shown as they arrive", cfg.Mailbox, n),
 		fields: []field{{"mailbox", cfg.Mailbox}, {"messages", n}}})
 	return s, nil
 }
 
-// connect opens the sync connection and selects the mailbox read-only;
-// it returns the number of messages. s.mu is held or s not yet shared.
-func (s *imapSession) connect(ctx context.Context) (uint32, error) {
+// connect opens a sync connection and selects the mailbox read-only; it
+// returns the connection and the number of messages. s.mu is held or s
+// not yet shared.
+func (s *imapSession) connect(ctx context.Context) (*imapclient.Client, uint32, error) {
 	opts := &imapclient.Options{TLSConfig: s.cfg.TLSConfig}
 	var (
 		c   *imapclient.Client
@@ -129,24 +131,29 @@ func (s *imapSession) connect(ctx context.Context) (uint32, error) {
 		c, err = imapclient.DialTLS(s.cfg.Addr, opts)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("IMAP %s: %w", s.cfg.Addr, err)
+		return nil, 0, fmt.Errorf("IMAP %s: %w", s.cfg.Addr, err)
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	if err := c.Login(s.cfg.Username, s.cfg.Password).Wait(); err != nil {
 		c.Close()
-		return 0, s.scrub(fmt.Errorf("IMAP login as %s: %w: %w", s.cfg.Username, transport.ErrRejected, err))
+		return nil, 0, s.scrub(fmt.Errorf("IMAP login as %s: %w: %w", s.cfg.Username, transport.ErrRejected, err))
 	}
 	sel, err := c.Select(s.cfg.Mailbox, &goimap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
 		c.Close()
-		return 0, s.scrub(fmt.Errorf("IMAP SELECT %s: %w", s.cfg.Mailbox, err))
+		return nil, 0, s.scrub(fmt.Errorf("IMAP SELECT %s: %w", s.cfg.Mailbox, err))
 	}
 	if s.uidNext == 0 {
 		s.uidNext = sel.UIDNext
 	}
-	s.c = c
-	return sel.NumMessages, nil
+	return c, sel.NumMessages, nil
+}
+
+// logout says LOGOUT and closes c.
+func logout(c *imapclient.Client) {
+	c.Logout().Wait()
+	c.Close()
 }
 
 // scrub cuts the password out of err's text: a server may echo it.
@@ -163,30 +170,22 @@ func (s *imapSession) sync(out *reporter) transport.SyncFunc {
 	return func(ctx context.Context, _ []string) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		err := s.fetchNew(ctx, out)
-		if err != nil && ctx.Err() == nil {
-			// The sync connection may have been dropped while idle: once
-			// more on a new one.
-			s.c.Close()
-			if _, err = s.connect(ctx); err == nil {
-				err = s.fetchNew(ctx, out)
-			}
+		c, _, err := s.connect(ctx)
+		if err != nil {
+			return err
 		}
-		return err
+		defer logout(c)
+		return s.fetchNew(ctx, c, out)
 	}
 }
 
 // fetchNew fetches the envelopes of the messages from s.uidNext on.
-func (s *imapSession) fetchNew(ctx context.Context, out *reporter) error {
-	stop := context.AfterFunc(ctx, func() { s.c.Close() })
+func (s *imapSession) fetchNew(ctx context.Context, c *imapclient.Client, out *reporter) error {
+	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	// A NOOP lets the server report what arrived since the SELECT.
-	if err := s.c.Noop().Wait(); err != nil {
-		return err
-	}
 	var set goimap.UIDSet
 	set.AddRange(s.uidNext, 0) // uidNext:*
-	msgs, err := s.c.Fetch(set, &goimap.FetchOptions{UID: true, Envelope: true}).Collect()
+	msgs, err := c.Fetch(set, &goimap.FetchOptions{UID: true, Envelope: true}).Collect()
 	if err != nil {
 		return s.scrub(fmt.Errorf("IMAP FETCH: %w", err))
 	}
@@ -205,13 +204,7 @@ func (s *imapSession) fetchNew(ctx context.Context, out *reporter) error {
 	return nil
 }
 
-// close logs out of both connections.
+// close logs the pinger out.
 func (s *imapSession) close() {
 	s.pinger.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c != nil {
-		s.c.Logout().Wait()
-		s.c.Close()
-	}
 }

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/heartbeat/statefile"
+	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
 // TestStateNotRegular: -state on a FIFO, a directory, or in a missing
@@ -57,5 +62,42 @@ func TestStateNotRegular(t *testing.T) {
 	}
 	if after := entries(); after != before {
 		t.Fatalf("the directory changed:\n%s\nwant:\n%s", after, before)
+	}
+}
+
+// TestStateOtherBounds: a -state file learned with a larger -max is kept,
+// not moved aside; the run says what it clamped and starts from what still
+// fits (SPEC H12, L5).
+func TestStateOtherBounds(t *testing.T) {
+	t.Parallel()
+	srv := newServer(t, pingtest.Config{PlainHTTP: true})
+	state := filepath.Join(t.TempDir(), "state.json")
+	wide, err := heartbeat.New(heartbeat.Config{Min: 200 * time.Millisecond, Max: 2 * time.Second, Increment: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		wide.Observe(heartbeat.Expired) // 0.2, 0.2, 0.6, 0.6, 1.0, 1.0: now at 1.4 s
+	}
+	if err := statefile.Save(state, wide); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-url", srv.URL(), "-insecure-http", "-state", state, "-duration", "30s", "-json"}, fastTuner...)
+	code, out, errOut, reached := runUntil(t, 15*time.Second, func(out string) bool {
+		return strings.Contains(out, `"event":"ping-started"`)
+	}, args...)
+	if code != 0 || !reached {
+		t.Fatalf("exit %d, stderr %q; a ping: %v\n%s", code, errOut, reached, out)
+	}
+	objs := jsonLines(t, out)
+	loaded := events(objs, "state-loaded")
+	if len(loaded) != 1 || !strings.Contains(fmt.Sprint(loaded[0]["adjusted"]), "interval 1.4s clamped to 1s") {
+		t.Fatalf("state-loaded %v, want the interval clamped to -max 1s:\n%s", loaded, out)
+	}
+	if got := num(t, events(objs, "ping-started")[0], "interval_s"); got != 1 {
+		t.Errorf("first ping at %vs, want the clamped 1s", got)
+	}
+	if moved, _ := filepath.Glob(state + ".bad-*"); len(moved) != 0 {
+		t.Errorf("moved aside: %v", moved)
 	}
 }

@@ -11,7 +11,8 @@ import (
 // statusLine is the live status line: elapsed, interval (or the ping in
 // flight), pings, timeouts, changes, backoff phase.
 func (a *app) statusLine() string {
-	snap, bo := a.loop.Snapshot(), a.loop.Backoff().Status()
+	loop := a.currentLoop()
+	snap, bo := loop.Snapshot(), loop.Backoff().Status()
 	a.mu.Lock()
 	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
 	a.mu.Unlock()

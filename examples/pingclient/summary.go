@@ -14,7 +14,8 @@ import (
 // notifications and their worst delay.
 func (a *app) summary() {
 	now := time.Now()
-	snap, bo := a.loop.Snapshot(), a.loop.Backoff().Status()
+	loop := a.currentLoop()
+	snap, bo := loop.Snapshot(), loop.Backoff().Status()
 	c := snap.Counts
 	st := a.out.story
 	ran := now.Sub(a.start)

@@ -3,6 +3,7 @@
 package natlab_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -62,7 +63,8 @@ func serve() int {
 		logf("%v", err)
 		return 1
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(natlab.ServerAddr.String(), fmt.Sprint(serverPort)))
+	lc := net.ListenConfig{KeepAlive: -1}
+	ln, err := lc.Listen(context.Background(), "tcp", net.JoinHostPort(natlab.ServerAddr.String(), fmt.Sprint(serverPort)))
 	if err != nil {
 		logf("%v", err)
 		return 1

@@ -16,12 +16,13 @@
 //     bounded to MaxMessage bytes.
 //
 // Matching ignores ASCII case (a server may echo a token in another case).
-// A secret matches where it occurs whole and, when it is longer than
-// pieceLen bytes, where any pieceLen-byte piece of it occurs, so that a
-// truncated echo of a long token is caught too. Values shorter than
-// minSecret bytes are not secrets: nothing that short is a credential, and
-// matching them (an attempt header's "1", a query's "y") would hide every
-// excerpt.
+// A secret matches where it occurs whole and, when it is longer than 8
+// bytes, where any 8-byte piece of it occurs, so that a truncated echo of a
+// long token is caught too. Values shorter than 4 bytes are not secrets:
+// nothing that short is a credential, and matching them (an attempt
+// header's "1", a query's "y") would hide every excerpt. Request headers
+// whose values are protocol metadata (Content-Type, Accept, ...) are not
+// secrets either.
 package redact
 
 import (
@@ -63,7 +64,9 @@ type Secrets struct {
 	lower []string // each secret in lower case, at least minSecret bytes
 }
 
-// New returns the secrets in values, and the parts of each (see Add).
+// New returns the secrets in values. For a value of the form "<scheme>
+// <credentials>" (an Authorization header) the credentials count on their
+// own too, and for Basic credentials the decoded user name and password.
 func New(values ...string) Secrets {
 	var s Secrets
 	for _, v := range values {
@@ -94,16 +97,6 @@ func FromRequest(r *http.Request) Secrets {
 	return s
 }
 
-// FromURL returns the secrets of a URL: its user name, password and query
-// values. An unparsable URL yields the whole string as a secret.
-func FromURL(raw string) Secrets {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return New(raw)
-	}
-	return Secrets{}.fromURL(u)
-}
-
 func (s Secrets) fromURL(u *url.URL) Secrets {
 	if u.User != nil {
 		s = s.add(u.User.Username())
@@ -122,17 +115,10 @@ func (s Secrets) fromURL(u *url.URL) Secrets {
 	return s
 }
 
-// Add returns s with the secrets in values added. For a value of the form
+// add returns s with the secret v added. For a value of the form
 // "<scheme> <credentials>" (an Authorization header) the credentials count
 // on their own too, and for Basic credentials the decoded user name and
 // password as well.
-func (s Secrets) Add(values ...string) Secrets {
-	for _, v := range values {
-		s = s.add(v)
-	}
-	return s
-}
-
 func (s Secrets) add(v string) Secrets {
 	v = strings.TrimSpace(v)
 	if len(v) < minSecret {
@@ -151,9 +137,6 @@ func (s Secrets) add(v string) Secrets {
 	}
 	return out
 }
-
-// Empty reports whether s holds no secret.
-func (s Secrets) Empty() bool { return len(s.lower) == 0 }
 
 // matches returns the byte ranges of text (already in lower case) where a
 // secret or a piece of one occurs, possibly overlapping, in no order.

@@ -81,7 +81,7 @@ func checkKind(t testing.TB, err, want error) {
 	}
 }
 
-// TestDecode maps every Ping status and HTTP answer of issue 7 (MS-ASCMD
+// TestDecode maps every Ping status and HTTP answer (MS-ASCMD
 // Ping statuses, Horde's superseded Ping, 401/403/449) to its Result or
 // error kind, using Horde's recorded bodies where there are some (T1, T5,
 // H8).
@@ -166,7 +166,7 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// TestNewRequest: the Ping request line, headers and body of issue 7.
+// TestNewRequest: the Ping request line, headers and body Horde accepted.
 func TestNewRequest(t *testing.T) {
 	c := newTestCodec(t)
 	hr, err := c.NewRequest(context.Background(), testURL+"?x=1", transport.Request{Heartbeat: 5 * time.Second, Folders: []string{"@Notes@"}})
@@ -256,7 +256,7 @@ func TestHeartbeatRounding(t *testing.T) {
 
 // TestEmptyPing: the empty Ping goes out exactly when the heartbeat (in
 // whole seconds), folders and URL equal those of the last full Ping the
-// server accepted with status 1 or 2 (issue 7). Status 3 makes the codec
+// server accepted with status 1 or 2. Status 3 makes the codec
 // forget and ask for the full Ping at once; so does any other failure.
 func TestEmptyPing(t *testing.T) {
 	c := newTestCodec(t)
@@ -374,7 +374,7 @@ func TestEmptyPingModel(t *testing.T) {
 
 // TestResendThroughPinger: through transport.HTTPPinger, status 3 to an
 // empty Ping sends the full Ping again at once within the same ping; a
-// second status 3 is a protocol error (issue 7).
+// second status 3 is a protocol error.
 func TestResendThroughPinger(t *testing.T) {
 	var mu sync.Mutex
 	var bodies []int

@@ -11,7 +11,7 @@ import (
 	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
 )
 
-// TestPingRequestGolden: the Ping request of issue 7 encodes to the exact
+// TestPingRequestGolden: the recorded Ping request encodes to the exact
 // bytes Horde 2.41.9 accepted.
 func TestPingRequestGolden(t *testing.T) {
 	got, err := PingRequest{
@@ -26,8 +26,8 @@ func TestPingRequestGolden(t *testing.T) {
 	}
 }
 
-// TestPingResponseGolden decodes the responses of issue 7 and those
-// recorded from Horde since.
+// TestPingResponseGolden decodes the first responses recorded from Horde
+// and those recorded since.
 func TestPingResponseGolden(t *testing.T) {
 	for _, tt := range []struct {
 		name, hex string
@@ -78,7 +78,7 @@ func TestServerLimit(t *testing.T) {
 }
 
 // TestPingRequestForms: the empty Ping (zero request, no body), the partial
-// forms, and the requests EAS cannot express (issue 7; T1: EAS plugs in).
+// forms, and the requests EAS cannot express (T1: EAS plugs in).
 func TestPingRequestForms(t *testing.T) {
 	// The zero request is the empty Ping: no body at all.
 	if b, err := (PingRequest{}).MarshalBinary(); b != nil || err != nil {
@@ -118,7 +118,7 @@ func TestPingRequestForms(t *testing.T) {
 	}
 }
 
-// TestPingResponseMaxFolders: status 6 reports MaxFolders (issue 7).
+// TestPingResponseMaxFolders: status 6 reports MaxFolders.
 func TestPingResponseMaxFolders(t *testing.T) {
 	// <Ping><Status>6</Status><MaxFolders>300</MaxFolders></Ping>
 	var r PingResponse
@@ -168,7 +168,7 @@ func TestUnmarshalMalformed(t *testing.T) {
 }
 
 // TestFolderSync: FolderSync SyncKey 0 and Horde's answers, including the
-// 449 body with AirSync:Status (issue 7: servers need FolderSync before Ping).
+// 449 body with AirSync:Status (servers need FolderSync before Ping).
 func TestFolderSync(t *testing.T) {
 	b, err := FolderSyncRequest{}.MarshalBinary()
 	if err != nil {

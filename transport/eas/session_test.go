@@ -370,3 +370,35 @@ func TestNewSessionValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestPickFolders: the inbox wins; without one, every mail folder; chosen
+// ids must exist.
+func TestPickFolders(t *testing.T) {
+	folders := []Folder{
+		{ServerID: "cal", Type: FolderCalendar},
+		{ServerID: "m1", Type: FolderUserMail},
+		{ServerID: "in", Type: FolderInbox},
+		{ServerID: "m2", Type: FolderUserMail},
+	}
+	for i, tc := range []struct {
+		folders []Folder
+		chosen  []string
+		want    string // joined ids, or the error
+	}{
+		{folders, nil, "in"},
+		{append(folders[:2:2], folders[3]), nil, "m1,m2"},
+		{folders, []string{"cal", "m2"}, "cal,m2"},
+		{folders, []string{"nope"}, `eas: no folder to ping: the server lists no folder "nope" (it lists "cal" calendar, "m1" user mail, "in" inbox, "m2" user mail)`},
+		{folders[:1], nil, `eas: no folder to ping: the server lists no inbox or mail folder: choose from "cal" calendar`},
+		{nil, nil, `eas: no folder to ping: the server lists no inbox or mail folder: choose from none`},
+	} {
+		ids, err := pickFolders(tc.folders, tc.chosen)
+		got := strings.Join(ids, ",")
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tc.want {
+			t.Errorf("step %d: pickFolders(%v, %q) = %q want %q", i, tc.folders, tc.chosen, got, tc.want)
+		}
+	}
+}

@@ -159,13 +159,13 @@ func (s *session) refused(cmd string, err error) error {
 	if !errors.As(err, &ie) {
 		return s.fail(cmd, err)
 	}
-	kind := transport.ErrServer
+	var kind error
 	switch {
 	case ie.Type == goimap.StatusResponseTypeBad:
 		kind = transport.ErrProtocol
 	case ie.Code == goimap.ResponseCodeUnavailable, ie.Code == goimap.ResponseCodeLimit,
 		ie.Code == goimap.ResponseCodeInUse, ie.Code == goimap.ResponseCodeServerBug:
-		kind = transport.ErrServer
+		kind = transport.ErrServer // trouble that may pass
 	default:
 		// LOGIN: AUTHENTICATIONFAILED, AUTHORIZATIONFAILED, EXPIRED,
 		// PRIVACYREQUIRED or no code; SELECT: NONEXISTENT, NOPERM or no

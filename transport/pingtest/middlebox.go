@@ -23,9 +23,16 @@ import (
 const handshakeTimeout = 10 * time.Second
 
 // stallClock is what the middlebox needs of the process's stall meter
-// (stall.Meter): the time the process has spent not running so far. Only
-// differences of Total mean something.
-type stallClock interface{ Total() time.Duration }
+// (stall.Meter): the longest time the process went without running in an
+// interval.
+type stallClock interface {
+	Longest(from, to time.Time) time.Duration
+}
+
+// stallLookback is how far before a drop comes due the middlebox looks for
+// a stall of the process: an answer due a little before the drop may have
+// been held up by it.
+const stallLookback = 50 * time.Millisecond
 
 // relayBuffer is the size of each direction's copy buffer: small, because
 // a held connection keeps two of them and carries little.
@@ -59,16 +66,18 @@ type MiddleboxStats struct {
 // is idle while no byte arrives from either side; a connection carrying
 // bytes is never dropped.
 //
-// With the real clock, time in which the test process itself did not run
-// does not count as idle. The middlebox shares its process with the server
-// and usually the client; when a loaded machine stops the process (for over
-// 500 ms on a busy 2-core machine under -race), every party stops with it,
-// and an answer that was due before the drop would otherwise arrive after
-// it. The process's stalls are measured by a goroutine that asks to wake
-// every millisecond; a wake-up more than 2 ms late counts as a stall. So a
-// drop comes at the idle timeout of running time: on time on an idle
-// machine, later (never sooner) on a loaded one. A mock clock (Config.Clock)
-// counts every moment. Its methods are safe for concurrent use.
+// Drops happen on time, except when the test process itself was not
+// running. The middlebox shares its process with the server and usually
+// the client; when a loaded machine stops the process (for over 500 ms on a
+// busy 2-core machine under -race), every party stops with it, and an
+// answer that was due shortly before the drop may come after the timer
+// that drops. So with the real clock, a drop that finds the process stalled
+// at or up to 50 ms before its due time (measured by a goroutine that asks
+// to wake every millisecond; a wake-up more than 2 ms late is a stall), or
+// finds itself late by more than 2 ms, waits twice as long as that stall or
+// lateness, once, and drops then if the connection is still quiet. A mock
+// clock (Config.Clock) drops exactly on time. Its methods are safe for
+// concurrent use.
 type Middlebox struct {
 	front   *frontListener
 	backend string      // address of the server behind
@@ -87,6 +96,7 @@ type Middlebox struct {
 	closed bool
 	relays map[string]*relay // by the local address of the leg to the server
 	stats  MiddleboxStats
+	onDrop func() // test seam: called once a drop has done everything it does
 }
 
 func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
@@ -283,24 +293,21 @@ type relay struct {
 	key     string
 
 	last    atomic.Int64 // when a byte last flowed, ns since m.base
-	stalled atomic.Int64 // the process's stalled time (stallClock) then, ns
 	lastDir atomic.Int32 // direction of the last bytes read; 0 before any
 	dropped atomic.Bool
 	pipes   atomic.Int32 // copy loops still running
 	wmu     sync.Mutex   // serialises writes to the client
 
-	mu    sync.Mutex
-	timer *clock.Timer
-	gen   uint64        // invalidates timers that were replaced
-	due   time.Duration // when the timer should fire, since m.base
-	done  bool
+	mu     sync.Mutex
+	timer  *clock.Timer
+	gen    uint64        // invalidates timers that were replaced
+	due    time.Duration // when the timer should fire, since m.base
+	graced bool          // the drop due now already waited for a stall
+	done   bool
 }
 
 func (r *relay) touch(dir int32) {
 	r.last.Store(int64(r.m.clk.Since(r.m.base)))
-	if r.m.stalls != nil {
-		r.stalled.Store(int64(r.m.stalls.Total()))
-	}
 	if dir != 0 {
 		r.lastDir.Store(dir)
 	}
@@ -313,13 +320,9 @@ func (r *relay) touch(dir int32) {
 // waiting request (a 504 spliced into it).
 
 // quiet returns how long the connection has been idle: the time since a
-// byte last flowed, less the time the process did not run meanwhile.
+// byte last flowed.
 func (r *relay) quiet() time.Duration {
-	q := r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
-	if r.m.stalls != nil {
-		q -= r.m.stalls.Total() - time.Duration(r.stalled.Load())
-	}
-	return q
+	return r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
 }
 
 // arm (re)starts the idle timer for the current idle timeout.
@@ -335,6 +338,7 @@ func (r *relay) arm() {
 		r.timer = nil
 	}
 	r.gen++
+	r.graced = false
 	if idle > 0 {
 		r.startTimer(max(idle-r.quiet(), 0))
 	}
@@ -347,11 +351,29 @@ func (r *relay) startTimer(d time.Duration) {
 	r.timer = r.m.clk.AfterFunc(d, func() { r.check(gen) })
 }
 
+// stallGrace returns how long a drop that is due now waits for the process
+// to catch up after a stall: twice the longest stall at or shortly before
+// the due time, or twice the check's own lateness, if that is more than
+// stall.Slack; 0 if the drop may happen now. A drop waits once. Called with
+// r.mu held.
+func (r *relay) stallGrace() time.Duration {
+	if r.m.stalls == nil || r.graced {
+		return 0
+	}
+	now := r.m.clk.Now()
+	due := r.m.base.Add(r.due)
+	late := max(now.Sub(due), r.m.stalls.Longest(due.Add(-stallLookback), now))
+	if late <= stall.Slack {
+		return 0
+	}
+	return 2 * late
+}
+
 // check drops the connection if it has been idle for the idle timeout,
 // and otherwise sets the timer for when it would have been.
 func (r *relay) check(gen uint64) {
 	r.m.mu.Lock()
-	idle, mode := r.m.idle, r.m.mode
+	idle, mode, dropped := r.m.idle, r.m.mode, r.m.onDrop
 	r.m.mu.Unlock()
 	r.mu.Lock()
 	if r.done || gen != r.gen || r.dropped.Load() || idle <= 0 {
@@ -359,10 +381,18 @@ func (r *relay) check(gen uint64) {
 		return
 	}
 	// Quiet for less than the timeout (bytes flowed since the timer was
-	// set, or the process stalled meanwhile): check again when it would be.
+	// set): check again when it would be.
 	if q := r.quiet(); q < idle {
 		r.gen++
+		r.graced = false
 		r.startTimer(idle - q)
+		r.mu.Unlock()
+		return
+	}
+	if grace := r.stallGrace(); grace > 0 {
+		r.gen++
+		r.graced = true
+		r.startTimer(grace)
 		r.mu.Unlock()
 		return
 	}
@@ -371,6 +401,9 @@ func (r *relay) check(gen uint64) {
 	r.mu.Unlock()
 	r.m.countDrop(mode)
 	r.drop(mode)
+	if dropped != nil {
+		dropped()
+	}
 }
 
 func (r *relay) drop(mode DropMode) {

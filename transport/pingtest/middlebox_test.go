@@ -3,11 +3,11 @@ package pingtest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +16,8 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushbeat/pushbeat/transport/internal/stall"
 )
 
 // rawPing writes a ping request on a raw connection (plain HTTP).
@@ -37,23 +39,50 @@ func dial(t *testing.T, srv *Server) net.Conn {
 func TestSilentDropSendsNothingAndKeepsTheSocketOpen(t *testing.T) { // T8, T2
 	srv := start(t, Config{PlainHTTP: true, Middlebox: true, IdleTimeout: 40 * time.Millisecond})
 	mb := srv.Middlebox()
+	dropped := make(chan struct{})
+	mb.mu.Lock()
+	mb.onDrop = func() { close(dropped) }
+	mb.mu.Unlock()
 	c := dial(t, srv)
 	t0 := time.Now()
 	rawPing(t, c, `{"heartbeat": 10}`)
-	eventually(t, "the silent drop", func() bool { return mb.Stats().SilentDrops == 1 })
+	<-dropped // c's deadline bounds the wait
 	eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
 	assert.GreaterOrEqual(t, srv.Log()[0].Ended.Sub(t0), 40*time.Millisecond, "not dropped before the idle timeout")
 
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(150*time.Millisecond)))
-	n, err := c.Read(make([]byte, 1))
-	assert.Equal(t, 0, n)
-	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "no FIN (EOF), no RST: only the client's own deadline")
-	_, err = c.Write([]byte("still open"))
+	// The drop has done all it does: whatever it sent is in c's receive
+	// queue (loopback), and there is nothing: no byte, no FIN, no RST.
+	assert.Equal(t, "nothing", peek(t, c), "no FIN (EOF), no RST, no byte")
+	_, err := c.Write([]byte("still open"))
 	assert.NoError(t, err)
 	assert.Equal(t, MiddleboxStats{Accepted: 1, Open: 1, SilentDrops: 1}, mb.Stats())
 
 	require.NoError(t, c.Close())
 	eventually(t, "the middlebox lets go of the client's socket", func() bool { return mb.Stats().Open == 0 })
+}
+
+// peek says what waits in c's receive queue, without waiting: "nothing",
+// "data", "EOF" (a FIN) or the socket error (an RST: "connection reset by
+// peer").
+func peek(t *testing.T, c net.Conn) string {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var n int
+	var perr error
+	require.NoError(t, raw.Read(func(fd uintptr) bool {
+		n, _, perr = syscall.Recvfrom(int(fd), make([]byte, 1), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait
+	}))
+	switch {
+	case errors.Is(perr, syscall.EAGAIN):
+		return "nothing"
+	case perr != nil:
+		return perr.Error()
+	case n == 0:
+		return "EOF"
+	}
+	return "data"
 }
 
 func TestSilentDropOverTLSEndsAtTheClientsDeadline(t *testing.T) { // T8, T2
@@ -257,55 +286,77 @@ func onlyRelay(t *testing.T, m *Middlebox) *relay {
 	return nil
 }
 
-// fakeStalls is a stallClock a test sets.
-type fakeStalls struct{ total time.Duration }
+// fakeStalls is a stallClock a test sets: the longest stall it reports,
+// whatever the interval.
+type fakeStalls struct{ longest time.Duration }
 
-func (f *fakeStalls) Total() time.Duration { return f.total }
+func (f *fakeStalls) Longest(from, to time.Time) time.Duration { return f.longest }
 
-// TestStallsDoNotCountAsIdle: time in which the process did not run is not
-// idle time: an idle timer that finds the quiet time made up of a stall sets
-// itself again for the rest; once the connection has been quiet for the
-// timeout in running time, it drops. Driven step by step on a mock clock
-// with a fake stall meter.
-func TestStallsDoNotCountAsIdle(t *testing.T) {
-	mock := clock.NewMock()
-	stalls := &fakeStalls{}
-	m := &Middlebox{clk: mock, base: mock.Now(), idle: time.Minute, stalls: stalls, relays: map[string]*relay{}}
-	client, server := net.Pipe()
-	defer client.Close()
-	r := &relay{m: m, backend: server}
-	steps := []struct {
-		advance, stall time.Duration // mock time passed, of which the process stalled
-		dropped        bool
-		due            time.Duration // when the next check is due, since base
+// TestStallGrace: a drop that finds the process stalled shortly before it
+// was due, or that comes late itself, waits twice that long, once, so that
+// an answer the stall held up is seen first; an on-time drop after no
+// stall, and any drop on a mock clock (no meter), happen at once. Driven
+// step by step on a mock clock with a fake stall meter.
+func TestStallGrace(t *testing.T) {
+	const idle = time.Minute
+	cases := []struct {
+		name    string
+		meter   bool
+		stall   time.Duration // longest stall reported
+		late    time.Duration // how late the timer fires
+		touched bool          // a byte flows during the grace
+		grace   time.Duration // want; 0: dropped at once
 	}{
-		{0, 0, false, time.Minute},
-		{time.Minute, 30 * time.Second, false, 90 * time.Second}, // half of it a stall: 30 s more
-		{20 * time.Second, 0, false, 90 * time.Second},           // (no check due yet)
-		{10 * time.Second, 0, true, 90 * time.Second},            // a minute of running time
+		{"no stall", true, 0, 0, false, 0},
+		{"jitter", true, stall.Slack, stall.Slack, false, 0},
+		{"stall before the due time", true, 30 * time.Millisecond, 0, false, 60 * time.Millisecond},
+		{"late timer", true, 0, 40 * time.Millisecond, false, 80 * time.Millisecond},
+		{"an answer in the grace", true, 30 * time.Millisecond, 0, true, 60 * time.Millisecond},
+		{"mock clock", false, 30 * time.Millisecond, 40 * time.Millisecond, false, 0},
 	}
-	r.touch(toServer)
-	r.arm()
-	for i, s := range steps {
-		r.mu.Lock()
-		timer, gen := r.timer, r.gen
-		r.mu.Unlock()
-		if timer != nil {
-			timer.Stop() // the test calls check itself, when due
-		}
-		mock.Add(s.advance)
-		stalls.total += s.stall
-		r.mu.Lock()
-		due := r.due
-		r.mu.Unlock()
-		if mock.Since(m.base) >= due {
-			r.check(gen)
-		}
-		r.mu.Lock()
-		due = r.due
-		r.mu.Unlock()
-		assert.Equal(t, s.dropped, r.dropped.Load(), "step %d: dropped", i)
-		assert.Equal(t, s.due, due, "step %d: next check", i)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mock := clock.NewMock()
+			m := &Middlebox{clk: mock, base: mock.Now(), idle: idle, relays: map[string]*relay{}}
+			if c.meter {
+				m.stalls = &fakeStalls{longest: c.stall}
+			}
+			client, server := net.Pipe()
+			defer client.Close()
+			r := &relay{m: m, backend: server}
+			r.touch(toServer)
+			r.arm()
+			check := func(advance time.Duration) {
+				t.Helper()
+				r.mu.Lock()
+				r.timer.Stop() // the test calls check itself
+				gen := r.gen
+				r.mu.Unlock()
+				mock.Add(advance)
+				r.check(gen)
+			}
+			check(idle + c.late)
+			if c.grace == 0 {
+				assert.True(t, r.dropped.Load(), "dropped at once")
+				return
+			}
+			require.False(t, r.dropped.Load(), "waits for the process to catch up")
+			r.mu.Lock()
+			assert.Equal(t, idle+c.late+c.grace, r.due, "grace")
+			r.mu.Unlock()
+			if c.touched {
+				mock.Add(c.grace / 2)
+				r.touch(toClient)
+				check(c.grace / 2)
+				assert.False(t, r.dropped.Load(), "the connection carried a byte")
+				r.mu.Lock()
+				assert.Equal(t, idle+c.late+c.grace/2+idle, r.due, "a full idle timeout from the byte")
+				r.mu.Unlock()
+				return
+			}
+			check(c.grace)
+			assert.True(t, r.dropped.Load(), "dropped after one grace, stalled or not")
+			assert.Equal(t, 1, m.Stats().SilentDrops)
+		})
 	}
-	assert.Equal(t, 1, m.Stats().SilentDrops)
 }

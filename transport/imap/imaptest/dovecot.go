@@ -1,6 +1,7 @@
 // Package imaptest runs a private Dovecot for tests (SPEC I5): an
 // unprivileged instance with its own configuration, state and mail in a
-// temporary directory, listening on 127.0.0.1 only, touching no system
+// temporary directory, listening on 127.0.0.1 only (or an address of a
+// network namespace the test made), touching no system
 // service. Mail is delivered with doveadm save, connections are dropped
 // with doveadm kick, and the whole server can be killed and started again.
 //
@@ -21,6 +22,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -53,6 +55,15 @@ type Config struct {
 	// inotify instances than the kernel gives one user (128 by default;
 	// past it, Dovecot polls the mailbox every 30 s instead).
 	MaxConnections int
+	// Listen is the address the server listens on. The zero value means
+	// 127.0.0.1. The certificate names it too.
+	Listen netip.Addr
+	// Exec, if not nil, makes the command that runs the server, e.g. in a
+	// network namespace of a NAT lab; nil means exec.Command. With Exec,
+	// Start cannot dial the listeners, so it waits for the server's log to
+	// say it started. When the tests run as root, the command it is given
+	// drops to nobody with setpriv.
+	Exec func(name string, args ...string) *exec.Cmd
 }
 
 // Server is a running Dovecot.
@@ -69,6 +80,7 @@ type Server struct {
 	TLS *tls.Config
 
 	dir, conf string
+	cfg       Config
 	cred      *syscall.Credential // nil: run as ourselves
 	uid, gid  int
 
@@ -111,7 +123,11 @@ func Start(t testing.TB, cfg Config) *Server {
 	s.dir = dir
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s.Password = randomHex(t, 12)
-	s.Addr, s.StartTLSAddr = freeAddr(t), freeAddr(t)
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	}
+	s.cfg = cfg
+	s.Addr, s.StartTLSAddr = freeAddr(t, cfg.Listen), freeAddr(t, cfg.Listen)
 	s.TLS = s.writeFiles(t, cfg)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -137,7 +153,7 @@ func missing(t testing.TB, msg string) {
 // mail directory, all owned by the user Dovecot runs as.
 func (s *Server) writeFiles(t testing.TB, cfg Config) *tls.Config {
 	t.Helper()
-	certPEM, keyPEM, pool := makeCert(t)
+	certPEM, keyPEM, pool := makeCert(t, cfg.Listen)
 	var users strings.Builder
 	fmt.Fprintf(&users, "%s:{PLAIN}%s::::::\n", s.User, s.Password)
 	for i := range cfg.Users {
@@ -164,7 +180,7 @@ base_dir = %[1]s/run
 state_dir = %[1]s/state
 instance_name = pushbeat-%[2]s
 protocols = imap
-listen = 127.0.0.1
+listen = %[14]s
 shutdown_clients = yes
 default_login_user = %[3]s
 default_internal_user = %[3]s
@@ -193,11 +209,11 @@ protocol imap {
 }
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = %[14]s
     port = %[10]s
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    address = %[14]s
     port = %[11]s
     ssl = yes
   }
@@ -218,7 +234,7 @@ service anvil {
 service auth {
   client_limit = %[12]d
 }
-`, d, filepath.Base(d), u, g, n+10, n+10, notify, s.uid, s.gid, stport, port, 2*n+100, perProcess)
+`, d, filepath.Base(d), u, g, n+10, n+10, notify, s.uid, s.gid, stport, port, 2*n+100, perProcess, cfg.Listen)
 	files := map[string]string{"dovecot.conf": conf, "users": users.String(), "cert.pem": certPEM, "key.pem": keyPEM}
 	for _, sub := range []string{"run", "state", "mail"} {
 		if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
@@ -242,7 +258,7 @@ service auth {
 			t.Fatal(err)
 		}
 	}
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	return &tls.Config{RootCAs: pool, ServerName: cfg.Listen.String()}
 }
 
 // names returns the user and group names Dovecot runs as.
@@ -268,8 +284,18 @@ func (s *Server) start(t testing.TB) {
 	os.Remove(filepath.Join(s.dir, "run", "master.pid"))
 	// Many connections need many descriptors; raise the limit in the shell
 	// that execs Dovecot (Go restores the original limit for children).
-	cmd := exec.Command("/bin/sh", "-c", `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec dovecot -F -c "$1"`, "sh", s.conf)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
+	args := []string{"/bin/sh", "-c", `ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec dovecot -F -c "$1"`, "sh", s.conf}
+	var cmd *exec.Cmd
+	if s.cfg.Exec == nil {
+		cmd = exec.Command(args[0], args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
+	} else {
+		if s.cred != nil {
+			args = append([]string{"setpriv", "--reuid=" + strconv.Itoa(s.uid), "--regid=" + strconv.Itoa(s.gid), "--clear-groups"}, args...)
+		}
+		cmd = s.cfg.Exec(args[0], args[1:]...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	out, err := os.OpenFile(filepath.Join(s.dir, "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -288,6 +314,21 @@ func (s *Server) start(t testing.TB) {
 	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
 	end := time.Now().Add(20 * time.Second)
+	if s.cfg.Exec != nil {
+		// The master logs this once its listeners are open.
+		for !strings.Contains(s.Log(), "starting up") {
+			select {
+			case <-exited:
+				msg, _ := os.ReadFile(filepath.Join(s.dir, "stderr.log"))
+				t.Fatalf("imaptest: dovecot exited at start:\n%s\n%s", msg, tail(s.Log(), 20))
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(end) {
+				t.Fatalf("imaptest: dovecot did not start within 20s:\n%s", tail(s.Log(), 20))
+			}
+		}
+		return
+	}
 	for _, addr := range []string{s.Addr, s.StartTLSAddr} {
 		for {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -383,14 +424,16 @@ func (s *Server) Log() string {
 	return string(b)
 }
 
-func freeAddr(t testing.TB) string {
+// freeAddr returns ip with a port free on this host's loopback (ip may be
+// in another network namespace, where every port is free).
+func freeAddr(t testing.TB, ip netip.Addr) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return netip.AddrPortFrom(ip, uint16(l.Addr().(*net.TCPAddr).Port)).String()
 }
 
 func randomHex(t testing.TB, n int) string {
@@ -401,8 +444,9 @@ func randomHex(t testing.TB, n int) string {
 	return hex.EncodeToString(b)
 }
 
-// makeCert makes a self-signed certificate for 127.0.0.1 and localhost.
-func makeCert(t testing.TB) (certPEM, keyPEM string, pool *x509.CertPool) {
+// makeCert makes a self-signed certificate for ip, 127.0.0.1 and
+// localhost.
+func makeCert(t testing.TB, ip netip.Addr) (certPEM, keyPEM string, pool *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -413,7 +457,7 @@ func makeCert(t testing.TB) (certPEM, keyPEM string, pool *x509.CertPool) {
 		Subject:               pkix.Name{CommonName: "pushbeat imaptest"},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), ip.AsSlice()},
 		DNSNames:              []string{"localhost"},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},

@@ -180,6 +180,29 @@ func (m *Meter) between(from, to, now time.Time) time.Duration {
 	return sum
 }
 
+// Longest returns the longest stall that overlaps [from, to] (a stall in
+// progress included), or 0: how late a goroutine that was due in that
+// interval may have run.
+func (m *Meter) Longest(from, to time.Time) time.Duration { return m.longest(from, to, time.Now()) }
+
+func (m *Meter) longest(from, to, now time.Time) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var l time.Duration
+	add := func(s span) {
+		if s.to.After(from) && s.from.Before(to) {
+			l = max(l, s.to.Sub(s.from))
+		}
+	}
+	for i := len(m.spans) - 1; i >= 0 && m.spans[i].to.After(from); i-- {
+		add(m.spans[i])
+	}
+	if s, ok := m.pending(now); ok {
+		add(s)
+	}
+	return l
+}
+
 // Running returns how much of [from, to] the process spent running: the
 // length of the interval less Between. It is what a bound on lateness
 // measured in real time should be checked against.

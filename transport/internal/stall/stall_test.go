@@ -25,16 +25,17 @@ func TestTrace(t *testing.T) {
 		total     time.Duration // want
 		from, to  int           // for between
 		between   time.Duration // want
+		longest   time.Duration // want, over [from, to]
 		spanCount int
 	}{
 		{wake: 1000, now: 1000, total: 0, from: 0, to: 1000, between: 0},
-		{wake: 2100, now: 2100, total: 0, from: 0, to: 3000, between: 0},                               // jitter
-		{wake: 5100, now: 5100, total: 0, from: 0, to: 6000, between: 0},                               // Slack late: still jitter
-		{wake: 55100, now: 55100, total: 49 * ms, from: 0, to: 100000, between: 49 * ms, spanCount: 1}, // stalled from 6.1 ms
-		{wake: 57000, now: 57000, total: 49 * ms, from: 10000, to: 20000, between: 10 * ms, spanCount: 1},
+		{wake: 2100, now: 2100, total: 0, from: 0, to: 3000, between: 0},                                                 // jitter
+		{wake: 5100, now: 5100, total: 0, from: 0, to: 6000, between: 0},                                                 // Slack late: still jitter
+		{wake: 55100, now: 55100, total: 49 * ms, from: 0, to: 100000, between: 49 * ms, longest: 49 * ms, spanCount: 1}, // stalled from 6.1 ms
+		{wake: 57000, now: 57000, total: 49 * ms, from: 10000, to: 20000, between: 10 * ms, longest: 49 * ms, spanCount: 1},
 		// No wake-up since 57 ms: the stall in progress counts from 58 ms up to now.
-		{wake: -1, now: 78000, total: 69 * ms, from: 50100, to: 78000, between: 25 * ms, spanCount: 1},
-		{wake: -1, now: 60000, total: 49 * ms, from: 0, to: 100000, between: 49 * ms, spanCount: 1}, // Slack late: not yet
+		{wake: -1, now: 78000, total: 69 * ms, from: 50100, to: 78000, between: 25 * ms, longest: 49 * ms, spanCount: 1},
+		{wake: -1, now: 60000, total: 49 * ms, from: 0, to: 100000, between: 49 * ms, longest: 49 * ms, spanCount: 1}, // Slack late: not yet
 	}
 	for i, s := range steps {
 		if s.wake >= 0 {
@@ -45,6 +46,9 @@ func TestTrace(t *testing.T) {
 		}
 		if got := m.between(at(s.from), at(s.to), at(s.now)); got != s.between {
 			t.Errorf("step %d: between(%v, %v ms) = %v, want %v", i, s.from, s.to, got, s.between)
+		}
+		if got := m.longest(at(s.from), at(s.to), at(s.now)); got != s.longest {
+			t.Errorf("step %d: longest(%v, %v ms) = %v, want %v", i, s.from, s.to, got, s.longest)
 		}
 		if len(m.spans) != s.spanCount {
 			t.Errorf("step %d: %d stalls recorded, want %d", i, len(m.spans), s.spanCount)
