@@ -11,14 +11,16 @@ import (
 // demoArgs make a demo story that a loaded 2-core machine running the
 // whole suite with -race tells reliably: scaled 1000 times (1m is 60 ms),
 // the tuner starts at 2m, 6m (360 ms) below the middlebox's 8m timeout,
-// confirms it twice, jumps to its 9m maximum, which times out at 13m (9m
-// plus a 4m buffer), and reverts to 2m, in about a second. From then on
-// every interval it tries is below the timeout (the failed 9m is its
-// ceiling), so the run is stopped there, as Ctrl-C would.
-var demoArgs = []string{"-scale", "1000", "-min", "2m", "-increment", "7m", "-max", "9m", "-buffer", "4m",
+// confirms it twice, jumps to its 10m maximum, 2m (120 ms) above the
+// timeout, which times out at 14m (10m plus a 4m buffer), and reverts to
+// 2m, in about a second. From then on every interval it tries is below the
+// timeout (the failed 10m is its ceiling), so the run is stopped there, as
+// Ctrl-C would. (With a 9m maximum, 60 ms above the timeout, a machine with
+// a load of 25 delivered two 9m answers before the drop.)
+var demoArgs = []string{"-scale", "1000", "-min", "2m", "-increment", "8m", "-max", "10m", "-buffer", "4m",
 	"-idle-timeout", "8m", "-mail", "0", "-duration", "30s"}
 
-const revertLine = "interval 9m -> 2m: back, the first ping at 9m timed out"
+const revertLine = "interval 10m -> 2m: back, the first ping at 10m timed out"
 
 // TestDemoPlain runs the demo end to end (SPEC E1, H5, H10, T2, T8): with
 // output that is not a terminal it prints the scale, one plain line per
@@ -37,8 +39,8 @@ func TestDemoPlain(t *testing.T) {
 		"time runs 1000x faster than life, so 1s here stands for 16m40s",
 		"more than 8m (480ms here)",
 		"ping     2m: expired, no mail: the connection survived 2m idle",
-		"interval 2m -> 9m: 2 pings survived 2m idle",
-		"ping     9m: TIMED OUT, no answer by 13m: the middlebox cut it at 8m idle",
+		"interval 2m -> 10m: 2 pings survived 2m idle",
+		"ping     10m: TIMED OUT, no answer by 14m: the middlebox cut it at 8m idle",
 		"\nSummary after ",
 	} {
 		if !strings.Contains(out, want) {
@@ -96,8 +98,8 @@ func TestDemoJSON(t *testing.T) {
 	if s, m := num(t, sum, "settled_interval_s"), num(t, sum, "middlebox_timeout_s"); s >= m {
 		t.Errorf("settled_interval_s %v, want below middlebox_timeout_s %v", s, m)
 	}
-	if num(t, sum, "timeouts") < 1 || num(t, sum, "pings") < 3 || num(t, sum, "ceiling_s") != 0.54 {
-		t.Errorf("summary %v: want a timeout, three pings, the 0.54 s ceiling", sum)
+	if num(t, sum, "timeouts") < 1 || num(t, sum, "pings") < 3 || num(t, sum, "ceiling_s") != 0.6 {
+		t.Errorf("summary %v: want a timeout, three pings, the 0.6 s ceiling", sum)
 	}
 	for _, o := range events(objs, "interval-changed") {
 		for _, k := range []string{"from_s", "to_s", "reason"} {
