@@ -41,6 +41,10 @@ type Fleet struct {
 	Outage, OutageAt time.Duration
 	// Load, if true, counts requests per second of the run (FleetResult.Load).
 	Load bool
+
+	// stop, if positive, ends every device's run then instead of after
+	// Days: the outage test needs nothing after the recovery window.
+	stop time.Duration
 }
 
 // Device range of the fleet's tuner strategies: the heartbeat package with
@@ -349,6 +353,9 @@ func newDevice(f *Fleet, d uint64) *device {
 	key := f.Seed ^ (d+1)*0x9e3779b97f4a7c15
 	env := rand.New(rand.NewPCG(key, streamEnv))
 	dv := &device{f: f, end: time.Duration(f.Days) * Day, key: key}
+	if f.stop > 0 {
+		dv.end = min(dv.end, f.stop)
+	}
 	dv.commuter = env.Float64() < commuterShare
 	cell := &RadioLTE
 	if env.Float64() >= lteShare {
