@@ -32,10 +32,12 @@ import (
 //     below 60 s.
 //   - notifications every 30 s: "* OK Still here" refreshes the NAT, so no
 //     IDLE is ever dropped, but none proves more than 30 s of silence, and
-//     the tuner never confirms an interval above that. (Dovecot staggers
-//     each session's first notification within the interval, so even a
-//     30 s IDLE sees one part-way and proves less: measured, the tuner
-//     stays at 30 s.)
+//     the tuner never confirms an interval above that: measured, it
+//     confirms 30 s, raises to 55 s once, and holds 55 s for the rest of
+//     the run without a timeout and without confirming it. (Dovecot
+//     staggers each session's first notification within the interval: in
+//     an earlier run a line fell part-way into the 30 s IDLE, which then
+//     proved too little, and the tuner stayed at 30 s.)
 //
 // The pinger's TCP keepalive probes are off (SPEC T9): the first run of
 // this test, with Go's default dialer, saw IDLEs of 130 s survive the 60 s
