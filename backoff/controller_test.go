@@ -85,6 +85,7 @@ var (
 	manualNo        = action{kind: kindManual, manual: ErrManualRetryDenied}
 	netErr          = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
 	errSyncDeadline = fmt.Errorf("sync: %w", context.DeadlineExceeded)
+	errInstant      = fmt.Errorf("ping: connection refused: %w", ErrInstant)
 )
 
 // step is one instant of a trace and the Status expected right after it.
@@ -253,6 +254,34 @@ func TestSeedProposal(t *testing.T) {
 			{2 * sec, failed(netErr), Initial, 1, Maintenance, 673 * sec, false},
 			{3 * sec, observed(503, "Retry-After", "1200"), Initial, 1, Maintenance, 1350 * sec, false}, // but a longer delay wins
 		}},
+		{"L1 attempts that end at once climb the reconnect ladder as one failure", Policy{}, []step{
+			{0, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true},
+			{1500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 3 * sec, true},
+			{4500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 6 * sec, true},
+			{10500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 12 * sec, true},
+			{22500 * time.Millisecond, succeeded, None, 0, ReasonNone, 0, true},                     // the server is back
+			{23 * sec, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true}, // a new run starts over
+		}},
+		{"L1 the ladder ends at Base, then the B4 schedule counts failures", Policy{ReconnectBase: 4 * minute}, []step{
+			{0, failed(errInstant), Initial, 1, Reconnecting, 6 * minute, true},
+			{6 * minute, failed(errInstant), Initial, 1, Reconnecting, 11*minute + 30*sec, true}, // [8m, 15m): capped at Base
+			{18 * minute, failed(errInstant), Initial, 2, Reconnecting, 2 * b * 3 / 2, true},     // 16m >= Base: off the ladder
+			{65 * minute, failed(errInstant), Initial, 3, Reconnecting, 3 * b * 3 / 2, true},
+			{135 * minute, failed(errInstant), Secondary, 4, Reconnecting, 4 * b * 3 / 2, false},
+		}},
+		{"L1 B6 one manual retry cuts the reconnect wait", Policy{}, []step{
+			{0, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true},
+			{sec, manualOK, Initial, 1, Reconnecting, 0, false},
+			{sec, failed(errInstant), Initial, 1, Reconnecting, 3 * sec, false},
+		}},
+		{"L1 an instant failure in flight during a server delay counts for nothing", Policy{}, []step{
+			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
+			{1 * sec, failed(errInstant), Initial, 1, Maintenance, 674 * sec, false},
+		}},
+		{"L1 with Base below a second the ladder is empty: B4 from the first", Policy{Base: 100 * time.Millisecond, Cap: time.Second}, []step{
+			{0, failed(errInstant), Initial, 1, Reconnecting, 150 * time.Millisecond, true},
+			{sec, failed(errInstant), Initial, 2, Reconnecting, 300 * time.Millisecond, true},
+		}},
 		{"B4 ExponentialJitter schedule", Policy{Schedule: ExponentialJitter}, []step{
 			{0, observed(500), Initial, 1, ServerError, b / 2, true},
 			{1 * time.Hour, observed(500), Initial, 2, ServerError, b, true},
@@ -340,9 +369,11 @@ func TestDecisionHeaders(t *testing.T) {
 		{"empty X-Backoff is ignored and reported",
 			response(200, "X-Backoff", ""), ReasonNone, 0, 0, false, 1},
 		{"Retry-After beyond MaxServerDelay is capped",
-			response(503, "Retry-After", "864000"), Maintenance, 24 * time.Hour, 27 * time.Hour, true, 0},
+			response(503, "Retry-After", "864000"), Maintenance, 24 * time.Hour, 24 * time.Hour, true, 0},
 		{"X-Backoff overflowing time.Duration is capped, not ignored",
-			response(200, "X-Backoff", "99999999999999999999999"), ReasonNone, 24 * time.Hour, 27 * time.Hour, true, 0},
+			response(200, "X-Backoff", "99999999999999999999999"), ReasonNone, 24 * time.Hour, 24 * time.Hour, true, 0},
+		{"Retry-After just under the cap: fuzz is clipped at 24 h (B10)",
+			response(503, "Retry-After", "82800"), Maintenance, 23 * time.Hour, 23*time.Hour + 30*time.Minute, false, 0},
 		{"Retry-After date in the past means now plus fuzz (a fraction of 1 min)",
 			response(503, "Retry-After", "Wed, 01 Jan 2025 13:00:00 GMT"), Maintenance, 0, 7500 * time.Millisecond, false, 0},
 		{"Retry-After zero: now plus fuzz",
@@ -383,7 +414,7 @@ func TestDecisionHeaders(t *testing.T) {
 
 // TestMaxServerDelayConfigurable: every server-requested delay is capped at
 // Policy.MaxServerDelay when it is set, not only at the 24 h default, and
-// the decision says so (B10). Rand is mid-range: fuzz is 12.5% of the delay.
+// the decision says so; the wait, fuzz included, is exactly the cap (B10).
 func TestMaxServerDelayConfigurable(t *testing.T) {
 	const maxDelay = time.Hour
 	tests := []struct {
@@ -400,9 +431,9 @@ func TestMaxServerDelayConfigurable(t *testing.T) {
 	for i, tt := range tests {
 		c, _ := newTestController(t, Policy{MaxServerDelay: maxDelay})
 		d := c.observe(t0, tt.resp, nil)
-		if d.Reason != tt.reason || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay*9/8 {
+		if d.Reason != tt.reason || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay {
 			t.Errorf("step %d: Observe() = %+v want reason %v, requested %v, capped %v, delay %v",
-				i, d, tt.reason, maxDelay, tt.capped, maxDelay*9/8)
+				i, d, tt.reason, maxDelay, tt.capped, maxDelay)
 		}
 	}
 }
@@ -543,6 +574,7 @@ func TestMessages(t *testing.T) {
 		{"X-Backoff", []action{observed(200, "X-Backoff", "1800")}, 0, "Server busy: next sync at 14:34"},
 		{"server error", []action{observed(500)}, 0, "Server error: retrying automatically at 14:23"},
 		{"first network error", []action{failed(netErr)}, 0, "Network problem: retrying automatically"},
+		{"reconnecting", []action{failed(errInstant)}, 0, "Reconnecting: retrying automatically at 14:01"},
 		{"wait over", []action{observed(500)}, time.Hour, "Server error: retrying automatically"},
 		{"another day", []action{observed(503, "Retry-After", "36000")}, 0, "Server maintenance: next sync at Jan 2 01:15"},
 	}
@@ -579,7 +611,7 @@ func TestEnumStrings(t *testing.T) {
 		None: "none", Initial: "initial", Secondary: "secondary", Phase(9): "Phase(9)",
 		ReasonNone: "none", Maintenance: "maintenance", RateLimited: "rate-limited",
 		ServerError: "server-error", NetworkError: "network-error", ServerBackoff: "server-backoff",
-		ClientError: "client-error", Canceled: "canceled", Reason(42): "Reason(42)",
+		ClientError: "client-error", Canceled: "canceled", Reconnecting: "reconnecting", Reason(42): "Reason(42)",
 		Linear: "linear", ExponentialJitter: "exponential-jitter", Schedule(3): "Schedule(3)",
 	}
 	for v, s := range want {

@@ -181,5 +181,5 @@ func ExampleParseRetryAfter() {
 	// "600"                           10m0s <nil>
 	// "Wed, 01 Jan 2025 14:10:00 GMT" 10m0s <nil>
 	// "Sun, 06 Nov 1994 08:49:37 GMT" 0s <nil>
-	// "1e9"                           0s backoff: malformed header value "1e9": not a non-negative integer
+	// "1e9"                           0s backoff: malformed header value (3 bytes): not a non-negative integer
 }

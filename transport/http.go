@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 )
 
 // Defaults for HTTPConfig.
@@ -23,9 +24,6 @@ const (
 	// DefaultMaxBodyBytes bounds a ping answer's body: answers are tiny, and
 	// a hostile server must not make the client buffer without limit.
 	DefaultMaxBodyBytes = 64 << 10
-	// DefaultAttemptHeader is the header SPEC B9 suggests for telling an
-	// overloaded server how many attempts a client has failed.
-	DefaultAttemptHeader = "X-Retry-Attempt"
 )
 
 // ErrResend may be wrapped by an error from Codec.Decode to have the
@@ -66,7 +64,7 @@ type HTTPConfig struct {
 	Header http.Header
 	// AttemptHeader names the header that carries Request.Attempt while
 	// backing off (SPEC B9). Empty means the attempt is not sent; use
-	// DefaultAttemptHeader to send it.
+	// backoff.HeaderRetryAttempt ("X-Retry-Attempt") to send it.
 	AttemptHeader string
 	// Prepare, if not nil, is called on every request just before it is
 	// sent, e.g. to set credentials that change over time. An error ends
@@ -252,7 +250,10 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	resp, err := p.client.Do(hreq)
 	trace.done(resp)
 	if err != nil {
-		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: unwrapURLError(err)}
+		// net/http quotes a malformed status or header line: no credential
+		// of the request, no more than a bounded message (SPEC T12).
+		cause := redact.FromRequest(hreq).Error(unwrapURLError(err))
+		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: cause}
 	}
 	defer resp.Body.Close()
 	headersAt := time.Since(start)
@@ -311,7 +312,7 @@ func discard(resp *http.Response, limit int64) {
 	resp.Body = http.NoBody
 }
 
-// classify maps a transport error to a failure kind (SPEC T2, T3).
+// classify maps a transport error to a failure kind (SPEC T2, T3, L3).
 func classify(pctx context.Context, err error) error {
 	if errors.Is(context.Cause(pctx), errDeadline) {
 		return ErrTimedOut
@@ -326,9 +327,11 @@ func classify(pctx context.Context, err error) error {
 		alertErr tls.AlertError
 	)
 	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		// The host answered; its service is down or restarting (SPEC L3).
+		return ErrRefused
 	case errors.As(err, &dnsErr),
 		errors.As(err, &opErr) && opErr.Op == "dial",
-		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ENETUNREACH),
 		errors.Is(err, syscall.EHOSTUNREACH),
 		errors.Is(err, syscall.ENETDOWN):

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -239,8 +240,10 @@ func TestPingFailures(t *testing.T) {
 	srv.Client().CloseIdleConnections()
 }
 
-// TestPingNetworkLost: nothing listening at the address is a network loss.
-func TestPingNetworkLost(t *testing.T) {
+// TestPingRefused: nothing listening at the address is a refused
+// connection: server trouble (ErrRefused, which also matches ErrClosed),
+// not a network loss (SPEC L3).
+func TestPingRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -252,13 +255,30 @@ func TestPingNetworkLost(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = p.Ping(context.Background(), req(time.Second))
-	if !errors.Is(err, transport.ErrNetworkLost) || !errors.Is(err, syscall.ECONNREFUSED) {
+	if !errors.Is(err, transport.ErrRefused) || !errors.Is(err, transport.ErrClosed) || !errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, transport.ErrNetworkLost) {
 		t.Fatalf("Ping to a closed port: %v", err)
 	}
 	for _, secret := range []string{"s3cret", "t0ken", "user"} {
 		if strings.Contains(err.Error(), secret) {
 			t.Fatalf("error %q reveals %q", err, secret)
 		}
+	}
+}
+
+// TestPingNetworkLost: a dial the kernel cannot even start (the device's
+// address is gone, EADDRNOTAVAIL; no packet leaves) is a network loss.
+func TestPingNetworkLost(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler()) // never reached
+	defer srv.Close()
+	var d lossyDialer
+	d.setLost(true)
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL + "/ping", Client: d.client(nil), AllowInsecureHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Ping(context.Background(), req(time.Second))
+	if !errors.Is(err, transport.ErrNetworkLost) || errors.Is(err, transport.ErrClosed) {
+		t.Fatalf("Ping from an address the device does not have: %v", err)
 	}
 }
 
@@ -298,7 +318,7 @@ func TestPingRequest(t *testing.T) {
 	srv := hostile(t)
 	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
 		c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
-		c.AttemptHeader = transport.DefaultAttemptHeader
+		c.AttemptHeader = backoff.HeaderRetryAttempt
 	})
 	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Attempt: 2}
 	res, err := p.Ping(context.Background(), r)

@@ -29,13 +29,6 @@ const (
 var (
 	// ErrLoopRunning is returned by Run when the loop is already running.
 	ErrLoopRunning = errors.New("transport: loop already running")
-	// ErrPushFailing is wrapped by the Err of a PushUnavailable event when
-	// pings keep ending at once without proving anything (refused
-	// connections, garbage, connections closed on arrival, "no changes"
-	// answered at once, out-of-bounds answers that never settle): the loop
-	// then syncs on a schedule and probes push, instead of pinging without
-	// pause.
-	ErrPushFailing = errors.New("transport: pings keep failing")
 	// ErrPushUnworkable is the Err of a PushUnavailable event when the tuner
 	// reports push unworkable (SPEC H9): the network drops idle connections
 	// sooner than the shortest heartbeat the device and server allow.
@@ -144,7 +137,7 @@ type Counts struct {
 	Changed     int // answered with changes
 	OutOfBounds int // answered with the server's heartbeat limit
 	TimedOut    int // silent drops and proxy idle timeouts
-	Closed      int // connections closed or reset before the deadline
+	Closed      int // connections closed, reset or refused before the deadline
 	NetworkLost int // no connectivity
 	Errors      int // server, protocol and other failures
 	Syncs       int // successful syncs
@@ -199,7 +192,8 @@ type Loop struct {
 	nextProbe time.Time
 	lastClose closeInfo
 	boundErr  error // the server's range excludes the device's (ErrPushUnavailable)
-	futile    int   // futile pings in a row (atOnce)
+	quick     int   // answers in a row that came at once (atOnce)
+	resync    bool  // sync every folder once the server answers again
 }
 
 type closeInfo struct {
@@ -355,41 +349,34 @@ func (l *Loop) tune(o heartbeat.Outcome) {
 	l.checkAvailability(nil)
 }
 
+// pushAvailable reports whether push works: only evidence about idle
+// connections (the tuner's H9) or the server's range (H8) says it does not
+// (SPEC L1). Attempts that end at once are paced instead (pace).
 func (l *Loop) pushAvailable() bool {
-	return l.boundErr == nil && l.futile < maxFutilePings && l.tuner.Workable()
+	return l.boundErr == nil && l.tuner.Workable()
 }
 
-// maxFutilePings is how many futile pings in a row (see atOnce) the
-// loop sends before it stops trusting push and falls back to scheduled sync,
-// the same fallback as for an unworkable tuner (SPEC H9). Pacing them with
-// the backoff rules instead would not do: a sync that succeeds in between
-// resets them, and a synthetic failure would stop every request of the
-// account, syncs included, for up to the backoff's cap.
-const maxFutilePings = 3
+// freeQuickAnswers is how many changed or out-of-bounds answers in a row
+// may come at once before the loop paces them (SPEC L2): a burst of mail,
+// or a server stating its bounds, is no spin; a change the server reports
+// again and again, or bounds that never settle, is.
+const freeQuickAnswers = 3
 
 // atOnce reports whether a ping ended so soon, within a quarter of its
-// heartbeat, that pinging again at once could spin. Such a ping is futile
-// unless it delivered changes or ran into a timeout or a server error,
-// which the tuner and the backoff rules pace.
+// heartbeat, that pinging again at once could spin.
 func atOnce(req Request, elapsed time.Duration) bool {
 	return elapsed < req.Heartbeat/4
 }
 
-// futilePing counts a futile ping; maxFutilePings in a row make push
-// unavailable, with last, what the last one ended with, as the cause.
-func (l *Loop) futilePing(last error) {
-	l.futile++
-	if l.futile >= maxFutilePings {
-		l.checkAvailability(fmt.Errorf("%w: %d pings in a row ended at once, the last with: %w", ErrPushFailing, l.futile, last))
-	}
-}
-
-// usefulPing ends a streak of futile pings.
-func (l *Loop) usefulPing() {
-	if l.futile > 0 {
-		l.futile = 0
-		l.checkAvailability(nil)
-	}
+// pace tells the backoff controller that an attempt ended at once without
+// the server doing its work (SPEC L1, L2): the controller then waits a
+// step of its reconnect ladder (1-2 s, 2-4 s, ...) before any request of
+// the account, and announces it (BackoffEntered). resp carries the
+// answer's headers, if any (X-Backoff still applies, B5). The cause is
+// flattened so that nothing in it (a context.Canceled of a custom Pinger)
+// changes the class.
+func (l *Loop) pace(resp *http.Response, cause error) {
+	l.observe(resp, fmt.Errorf("%w: %v", backoff.ErrInstant, cause))
 }
 
 // checkAvailability announces push becoming unavailable or available, and
@@ -434,41 +421,69 @@ func (l *Loop) ping(ctx context.Context) error {
 	if res.Status != OutOfBounds {
 		l.clearBoundError()
 	}
-	proved := false // the answer says something about idle time or mail
+	quick := atOnce(req, res.Elapsed)
+	if quick {
+		l.quick++
+	} else {
+		l.quick = 0
+	}
+	// An answer that came at once is paced (SPEC L2) if it proves nothing
+	// (an expiry, an unknown status) or if too many came in a row.
+	var why error
+	switch {
+	case !quick:
+	case res.Status == Changed || res.Status == OutOfBounds:
+		if l.quick > freeQuickAnswers {
+			why = fmt.Errorf("%d answers in a row came at once, the last %v after %v", l.quick, res.Status, res.Elapsed.Round(time.Millisecond))
+		}
+	default:
+		why = fmt.Errorf("answered %v after %v", res.Status, res.Elapsed.Round(time.Millisecond))
+	}
 	switch res.Status {
 	case Expired:
 		// An expiry proves idle time only if the connection stayed silent
 		// for (nearly) the whole heartbeat (SPEC I3); one that comes early,
 		// or whose server talked meanwhile, proves nothing.
-		l.observe(res.Response, nil)
-		if proved = res.silence() >= req.Heartbeat*9/10; proved {
+		if res.silence() >= req.Heartbeat*9/10 {
 			l.tune(heartbeat.Expired)
 		} else {
 			l.tune(heartbeat.KnownCause)
 		}
 	case Changed:
-		proved = true
-		l.observe(res.Response, nil)
 		l.tune(heartbeat.Changed)
 	case OutOfBounds:
-		l.observe(res.Response, nil)
 		l.serverBounds(req.Heartbeat, res.Limit)
 	default:
 		l.tune(heartbeat.KnownCause)
+	}
+	// The backoff controller sees the answer before the sync it triggers,
+	// whose failure must count; a paced answer after it, since the sync's
+	// success would clear the wait at once.
+	switch {
+	case why != nil:
+	case res.Status == Expired || res.Status == Changed || res.Status == OutOfBounds:
+		l.observe(res.Response, nil)
+	default:
 		l.observe(nil, fmt.Errorf("%w: pinger returned status %v", ErrProtocol, res.Status))
 	}
-	if !proved && atOnce(req, res.Elapsed) {
-		l.futilePing(fmt.Errorf("answered %v after %v", res.Status, res.Elapsed.Round(time.Millisecond)))
-	} else {
-		l.usefulPing()
+	if l.resync {
+		// The server answers again after pings that ended at once: an
+		// answer may have been lost with them.
+		l.resync, l.syncAll = false, true
 	}
-	if res.Status == Changed {
-		if err := l.sync(ctx, res.Folders); err != nil {
+	var syncErr error
+	if res.Status == Changed && !l.syncAll {
+		if syncErr = l.sync(ctx, res.Folders); syncErr != nil {
 			for _, f := range res.Folders {
 				l.pending[f] = struct{}{}
 			}
-			return fatalOrCtx(ctx, err)
 		}
+	}
+	if why != nil {
+		l.pace(res.Response, why)
+	}
+	if syncErr != nil {
+		return fatalOrCtx(ctx, syncErr)
 	}
 	return ctx.Err()
 }
@@ -485,36 +500,42 @@ func (l *Loop) failed(req Request, err error) error {
 	if !errors.Is(err, ErrClosed) {
 		l.lastClose = closeInfo{}
 	}
-	paced := false // the tuner (H5, H9) or the backoff rules (B2) pace it
+	quick := atOnce(req, elapsed)
+	l.quick = 0
+	instant := false // paced by the reconnect ladder (SPEC L1)
 	switch {
 	case errors.Is(err, ErrTimedOut), errors.Is(err, ErrProxyTimeout):
 		l.tune(heartbeat.TimedOut)
-		l.syncAll, paced = true, true
+		l.syncAll = true
+	case errors.Is(err, ErrRefused):
+		// Server trouble, not lost coverage (SPEC L3): the heartbeat stays.
+		l.tune(heartbeat.KnownCause)
+		instant = true
 	case errors.Is(err, ErrClosed):
 		l.closed(req, elapsed)
+		if quick {
+			instant, l.resync = true, true
+		}
 	case errors.Is(err, ErrNetworkLost):
 		l.tune(heartbeat.NetworkLost)
-		l.syncAll = true
-		if l.cfg.Sync == nil {
-			l.observe(nil, err) // no sync to fail on the backoff's behalf
-		}
+		l.syncAll, instant = true, true
 	case errors.Is(err, ErrRejected):
 		return fmt.Errorf("transport: server refused the ping: %w", err)
 	case errors.Is(err, ErrServer):
 		l.tune(heartbeat.KnownCause)
 		l.observe(serverError(resp), nil)
-		l.syncAll, paced = true, true
+		l.syncAll = true
 	default: // ErrProtocol and anything a custom Pinger returns
 		l.tune(heartbeat.KnownCause)
-		l.observe(nil, err)
-		l.syncAll = true
+		if quick {
+			instant, l.resync = true, true
+		} else {
+			l.observe(nil, err)
+			l.syncAll = true
+		}
 	}
-	// A ping that fails at once proves the ping itself is broken, whatever
-	// the syncs in between say.
-	if !paced && atOnce(req, elapsed) {
-		l.futilePing(err)
-	} else {
-		l.usefulPing()
+	if instant {
+		l.pace(nil, err)
 	}
 	return nil
 }
@@ -523,7 +544,8 @@ func (l *Loop) failed(req Request, err error) error {
 // reconnect at once. One early close proves nothing about idle timeouts;
 // a second at the same interval after about the same idle time does (a
 // middlebox that resets idle connections instead of dropping them).
-// Closes that come at once are futile pings, not idle timeouts.
+// Closes that come at once are server trouble, not idle timeouts: failed
+// paces them (SPEC L1).
 func (l *Loop) closed(req Request, elapsed time.Duration) {
 	prev := l.lastClose
 	l.lastClose = closeInfo{interval: req.Heartbeat, elapsed: elapsed, ok: true}
@@ -546,8 +568,8 @@ func similar(a, b time.Duration) bool {
 
 // serverBounds records an out-of-bounds answer (SPEC H8, T6): a limit above
 // the requested heartbeat is the server's minimum, one below its maximum.
-// A server that keeps refusing heartbeats inside the range it stated
-// answers futile pings.
+// A server that keeps refusing heartbeats inside the range it stated is
+// paced like any answer that keeps coming at once (SPEC L2).
 func (l *Loop) serverBounds(requested, limit time.Duration) {
 	l.mu.Lock()
 	lo, hi := l.min, l.max

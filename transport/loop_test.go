@@ -35,23 +35,29 @@ type step struct {
 // virtual time) for each ping's duration. When the script runs out it
 // blocks until the ping's context ends.
 type fakePinger struct {
-	mu    sync.Mutex
-	steps []step
-	reqs  []transport.Request
-	times []time.Time
+	mu      sync.Mutex
+	steps   []step
+	forever *step // when set, played once the script has run out
+	reqs    []transport.Request
+	times   []time.Time
 }
 
 func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport.Result, error) {
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
 	f.times = append(f.times, time.Now())
-	if len(f.steps) == 0 {
+	var s step
+	switch {
+	case len(f.steps) > 0:
+		s = f.steps[0]
+		f.steps = f.steps[1:]
+	case f.forever != nil:
+		s = *f.forever
+	default:
 		f.mu.Unlock()
 		<-ctx.Done()
 		return transport.Result{}, ctx.Err()
 	}
-	s := f.steps[0]
-	f.steps = f.steps[1:]
 	f.mu.Unlock()
 
 	took := s.took
@@ -90,6 +96,13 @@ func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport
 	r := s.res
 	r.Elapsed, r.Response = took, resp
 	return r, nil
+}
+
+// pingTimes returns when each ping was sent, so far.
+func (f *fakePinger) pingTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.times...)
 }
 
 func (f *fakePinger) heartbeats() []time.Duration {
@@ -184,32 +197,35 @@ func minutes(ds []time.Duration) string {
 	return strings.Join(parts, " ")
 }
 
-// checkFutile asserts the rule for futile pings (pings that end at once and
-// prove nothing): the first three go out at once, then push is unavailable
-// with an error wrapping ErrPushFailing and each of also, and every later
-// ping up to the n-th is a probe, at least probe after the one before.
-func (h *harness) checkFutile(n int, probe time.Duration, also ...error) {
+// checkLadder asserts that pings from+1 to to (indexes into the pings
+// sent) each followed the one before by a step of the backoff controller's
+// reconnect ladder (SPEC L1, L2): [1 s, 2 s) after the first ping that
+// ended at once, then [2 s, 4 s), [4 s, 8 s), ..., give or take took, how
+// long each ping took; that every wait was announced with reason
+// Reconnecting; and that push stayed available throughout.
+func (h *harness) checkLadder(from, to int, took time.Duration) {
 	h.t.Helper()
-	times := h.pinger.times
-	if len(times) < n {
-		h.t.Fatalf("%d pings, want at least %d", len(times), n)
+	times := h.pinger.pingTimes()
+	if len(times) <= to {
+		h.t.Fatalf("%d pings, want at least %d", len(times), to+1)
 	}
-	if gap := times[2].Sub(times[0]); gap > time.Second {
-		h.t.Fatalf("first 3 pings spread over %v, want at once", gap)
+	lo := time.Second
+	for i := from + 1; i <= to; i++ {
+		if gap := times[i].Sub(times[i-1]) - took; gap < lo || gap >= 2*lo {
+			h.t.Fatalf("ping %d came %v after the one before ended, want the ladder's step [%v, %v)", i+1, gap, lo, 2*lo)
+		}
+		lo *= 2
 	}
-	for i := 3; i < n; i++ {
-		if gap := times[i].Sub(times[i-1]); gap < probe {
-			h.t.Fatalf("ping %d came %v after the one before, want the %v probe interval", i+1, gap, probe)
+	for _, e := range h.events.find(transport.BackoffEntered) {
+		if e.Backoff.Reason != backoff.Reconnecting {
+			h.t.Fatalf("backoff entered with %v, want %v", e.Backoff.Reason, backoff.Reconnecting)
 		}
 	}
-	un := h.events.find(transport.PushUnavailable)
-	if len(un) != 1 || !errors.Is(un[0].Err, transport.ErrPushFailing) {
-		h.t.Fatalf("push-unavailable events %+v, want one with ErrPushFailing", un)
+	if n := len(h.events.find(transport.BackoffEntered)); n < to-from {
+		h.t.Fatalf("%d announced waits for %d paced pings", n, to-from)
 	}
-	for _, err := range also {
-		if !errors.Is(un[0].Err, err) {
-			h.t.Fatalf("push unavailable with %v, want it to match %v", un[0].Err, err)
-		}
+	if un := h.events.find(transport.PushUnavailable); len(un) != 0 || !h.loop.Snapshot().PushAvailable {
+		h.t.Fatalf("push declared unavailable after pings that ended at once: %+v", un)
 	}
 }
 
@@ -414,9 +430,17 @@ func TestLoopResets(t *testing.T) {
 		h := startLoop(t, []step{fast, fast, fast, fast, fast}, nil, nil)
 		advance(24 * time.Hour)
 		h.stop()
-		// Closes 1 and 2 reconnect at once; after the third push is
-		// unavailable and every later ping is an hourly probe.
-		h.checkFutile(len(h.pinger.times), time.Hour, transport.ErrClosed)
+		// Closes that come at once are server trouble (L1): every one is
+		// followed by a growing, announced wait, and push stays available.
+		h.checkLadder(0, 5, 10*time.Millisecond)
+		// The whole ladder is one failed attempt: Initial, with its manual
+		// retry (B6).
+		if st := h.loop.Backoff().Status(); st.Phase != backoff.Initial || st.Failures != 1 || !st.ManualRetryAllowed {
+			t.Fatalf("backoff status %v after 5 closes at once, want initial with 1 failure", st)
+		}
+		if iv := h.loop.Tuner().Interval(); iv != 8*time.Minute || len(h.syncCalls()) != 0 {
+			t.Fatalf("interval %v and %d syncs after closes at once, want 8m0s and none", iv, len(h.syncCalls()))
+		}
 	})
 }
 
@@ -473,9 +497,9 @@ func TestLoopServerBounds(t *testing.T) {
 
 // TestLoopBoundsLoop: a server whose out-of-bounds answers never settle
 // (refusing the heartbeat it names itself, or a minimum and a maximum that
-// contradict each other) does not make the loop spin: after three such
-// answers in a row push is unavailable (ErrPushFailing) and probed hourly
-// (SPEC H8, T6).
+// contradict each other) does not make the loop spin (SPEC H8, T6, L2):
+// three such answers in a row go at once, from the fourth each is paced by
+// the reconnect ladder, and push stays available.
 func TestLoopBoundsLoop(t *testing.T) {
 	oob := func(limit time.Duration) step {
 		return step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.OutOfBounds, Limit: limit}}
@@ -495,7 +519,10 @@ func TestLoopBoundsLoop(t *testing.T) {
 				if n := len(h.pinger.times); n != 5 {
 					t.Fatalf("%d pings, want the 4 scripted and a 5th that blocks", n)
 				}
-				h.checkFutile(5, transport.DefaultProbeInterval)
+				if gap := h.pinger.times[3].Sub(h.pinger.times[0]); gap > time.Second {
+					t.Fatalf("the first 4 answers took %v, want them at once", gap)
+				}
+				h.checkLadder(3, 4, 10*time.Millisecond)
 				if iv := h.loop.Tuner().Interval(); iv < 8*time.Minute || iv > 10*time.Minute {
 					t.Fatalf("interval %v", iv)
 				}
@@ -542,7 +569,7 @@ func TestLoopNetworkLost(t *testing.T) {
 		for _, e := range h.events.find(transport.IntervalChanged) {
 			reasons = append(reasons, e.Change.Reason.String())
 		}
-		if strings.Join(reasons, " ") != "confirmed network-lost restored" {
+		if strings.Join(reasons, " ") != "confirmed network-lost coverage-regained" {
 			t.Fatalf("reasons %v", reasons)
 		}
 	})
@@ -621,11 +648,10 @@ func TestLoopServerErrorInAnswer(t *testing.T) {
 	}
 }
 
-// TestLoopEarlyAnswers: a server that answers "no changes" at once does not
-// teach the tuner anything (H4) and does not make the loop spin: after
-// three such answers push is unavailable (ErrPushFailing), the loop syncs
-// on its schedule and probes push every ProbeInterval. The backoff rules,
-// which would stop the syncs too, stay out of it.
+// TestLoopEarlyAnswers: a server that answers "no changes" at once
+// teaches the tuner nothing (H4) and does not make the loop spin (L2):
+// each such answer is paced by the reconnect ladder, push stays available
+// and nothing is synced.
 func TestLoopEarlyAnswers(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		early := step{took: 10 * time.Millisecond, res: transport.Result{Status: transport.Expired}}
@@ -635,14 +661,9 @@ func TestLoopEarlyAnswers(t *testing.T) {
 		if n := len(h.pinger.times); n != 7 {
 			t.Fatalf("%d pings, want the 6 scripted and a 7th that blocks", n)
 		}
-		h.checkFutile(7, transport.DefaultProbeInterval)
-		// Scheduled syncs every 15 minutes from the third answer to the
-		// 7th ping, four hours later, which blocks.
-		if n := len(h.syncCalls()); n < 16 || n > 17 {
-			t.Fatalf("%d scheduled syncs in four hours, want 16 or 17", n)
-		}
-		if n := len(h.events.find(transport.BackoffEntered)); n != 0 {
-			t.Fatalf("early answers caused %d backoffs", n)
+		h.checkLadder(0, 6, 10*time.Millisecond)
+		if n := len(h.syncCalls()); n != 0 {
+			t.Fatalf("%d syncs after early answers", n)
 		}
 		if iv := h.loop.Tuner().Interval(); iv != 8*time.Minute {
 			t.Fatalf("early answers moved the interval to %v", iv)
@@ -778,29 +799,99 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// TestLoopFailingPings: pings that fail at once while the syncs between
-// them succeed must not make the loop spin: after three, push is
-// unavailable (ErrPushFailing) and the loop syncs on its schedule until a
-// probe is answered.
+// TestLoopFailingPings: pings that fail at once (garbage) are paced by
+// the reconnect ladder (L1), push stays available, and once the server
+// answers again every folder is synced once, since an answer may have been
+// lost in the garbage.
 func TestLoopFailingPings(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		garbage := step{took: 5 * time.Millisecond, err: transport.ErrProtocol}
-		h := startLoop(t, []step{garbage, garbage, garbage, garbage, expired}, func(c *transport.Config) {
-			c.SyncInterval, c.ProbeInterval = 10*time.Minute, 30*time.Minute
-		}, nil)
-		advance(time.Minute)
-		if n := len(h.pinger.times); n != 3 {
-			t.Fatalf("%d pings in the first minute, want 3 then scheduled sync", n)
+		h := startLoop(t, []step{garbage, garbage, garbage, garbage, expired}, nil, nil)
+		advance(time.Second / 2)
+		if n := len(h.pinger.pingTimes()); n != 1 {
+			t.Fatalf("%d pings in the first half second, want 1 and an announced wait", n)
 		}
-		if s := h.loop.Snapshot(); s.PushAvailable || s.State != transport.Scheduled {
-			t.Fatalf("snapshot while pings keep failing: push available %v, state %v; want false, scheduled", s.PushAvailable, s.State)
-		}
-		advance(2 * time.Hour)
+		advance(24 * time.Hour)
 		h.stop()
-		// Probes at 30 min (garbage again) and 60 min (expired): push is back.
-		h.checkFutile(5, 30*time.Minute, transport.ErrProtocol)
-		if n := len(h.events.find(transport.PushAvailable)); n != 1 {
-			t.Fatalf("%d push-available events", n)
+		h.checkLadder(0, 4, 5*time.Millisecond)
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want every folder once after the server answered", got)
+		}
+		if st := h.loop.Backoff().Status(); st.Phase != backoff.None {
+			t.Fatalf("backoff %v after the server answered", st)
 		}
 	})
+}
+
+// TestLoopRefused: a refused connection is server trouble, not lost
+// coverage (SPEC L3): the learned interval stays, the refusals are paced
+// by the reconnect ladder (L1), and pinging resumes at the learned interval
+// as soon as the server answers.
+func TestLoopRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		refused := step{took: time.Millisecond, err: transport.ErrRefused}
+		h := startLoop(t, []step{expired, expired, expired, refused, refused, refused, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 13m0s 13m0s 18m0s"; got != want {
+			t.Fatalf("heartbeats %s, want %s", got, want)
+		}
+		for _, e := range h.events.find(transport.IntervalChanged) {
+			if e.Change.Reason != heartbeat.ReasonConfirmed {
+				t.Fatalf("interval change %v after refused connections", e.Change)
+			}
+		}
+		h.checkLadder(3, 6, time.Millisecond)
+		if c := h.loop.Snapshot().Counts; c.Closed != 3 || c.NetworkLost != 0 {
+			t.Fatalf("counts %+v, want 3 refused (Closed) and no network loss", c)
+		}
+	})
+}
+
+// TestLoopNoSpin: a server that answers at once forever, "changed" or
+// "expired", gets at most 2 requests a second on average over a minute
+// (SPEC L2), pings and syncs counted, with or without a Sync; and no two
+// pings come within a second of each other without an announced wait,
+// except the first few changes of a burst.
+func TestLoopNoSpin(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    step
+		free int // pings that may follow each other at once
+	}{
+		{"changed", step{took: time.Millisecond, res: transport.Result{Status: transport.Changed, Folders: []string{"inbox"}}}, 3},
+		{"expired", step{took: time.Millisecond, res: transport.Result{Status: transport.Expired}}, 0},
+	} {
+		for _, withSync := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/sync=%v", tc.name, withSync), func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					h := startLoop(t, nil, func(c *transport.Config) {
+						c.Pinger.(*fakePinger).forever = &tc.s
+						if !withSync {
+							c.Sync = nil
+						}
+					}, nil)
+					start := time.Now()
+					advance(time.Minute)
+					h.stop()
+					times := h.pinger.pingTimes()
+					var pings int
+					for i, at := range times {
+						if at.Sub(start) >= time.Minute {
+							break
+						}
+						pings++
+						if i > tc.free && at.Sub(times[i-1]) < time.Second {
+							t.Fatalf("ping %d came %v after the one before", i+1, at.Sub(times[i-1]))
+						}
+					}
+					syncs := len(h.syncCalls())
+					if pings+syncs > 120 {
+						t.Fatalf("%d pings and %d syncs in a minute, want at most 120 requests", pings, syncs)
+					}
+					t.Logf("%d pings and %d syncs in a minute", pings, syncs)
+				})
+			})
+		}
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Request is one ping's parameters.
@@ -43,18 +45,10 @@ const (
 	OutOfBounds
 )
 
+var statusNames = [...]string{Expired: "expired", Changed: "changed", OutOfBounds: "out-of-bounds"}
+
 // String returns "expired", "changed" or "out-of-bounds".
-func (s Status) String() string {
-	switch s {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case OutOfBounds:
-		return "out-of-bounds"
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
-}
+func (s Status) String() string { return enum.Name("Status", s, statusNames[:]) }
 
 // Result is what an answered ping produced.
 type Result struct {
@@ -95,7 +89,7 @@ func (r Result) silence() time.Duration {
 // or as soon as ctx ends, whichever comes first.
 //
 // A ping that was not answered returns an error that wraps one of the
-// ErrTimedOut, ErrProxyTimeout, ErrClosed, ErrNetworkLost, ErrServer,
+// ErrTimedOut, ErrProxyTimeout, ErrClosed (or ErrRefused), ErrNetworkLost, ErrServer,
 // ErrRejected or ErrProtocol sentinels (usually as a *PingError), or ctx's
 // error when ctx ended first.
 type Pinger interface {
@@ -115,8 +109,14 @@ var (
 	// deadline. Reconnect at once; by itself it is no proof of an idle
 	// timeout (SPEC T3).
 	ErrClosed = errors.New("transport: connection closed")
-	// ErrNetworkLost: no connectivity at all: the dial failed, no route, DNS
-	// failed.
+	// ErrRefused: the server's host refused the connection: it is up but
+	// nothing listens, as while a server restarts. It is server trouble,
+	// not lost coverage (SPEC L3): the loop leaves the heartbeat alone and
+	// retries on the backoff controller's reconnect ladder. It also
+	// matches ErrClosed (the peer reset the connection attempt).
+	ErrRefused = fmt.Errorf("%w: refused", ErrClosed)
+	// ErrNetworkLost: no connectivity at all: the dial failed (other than
+	// refused), no route, DNS failed.
 	ErrNetworkLost = errors.New("transport: network unreachable")
 	// ErrServer: the server answered 5xx, or 429: it is in trouble or asks
 	// the client to stay away. PingError.Response carries the answer for the

@@ -14,6 +14,7 @@ import (
 	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/heartbeat/statefile"
 	"github.com/pushbeat/pushbeat/transport"
+	"github.com/pushbeat/pushbeat/transport/eas"
 )
 
 // app is one run of the client.
@@ -21,10 +22,11 @@ type app struct {
 	o     options
 	out   *reporter
 	tuner *heartbeat.Tuner
-	loop  *transport.Loop
-	demo  *demo        // demo mode only
-	eas   *easSession  // -eas only
-	imap  *imapSession // -imap only
+	loop  *transport.Loop // the demo, -url and -imap; see currentLoop
+	demo  *demo           // demo mode only
+	eas   *eas.Session    // -eas only
+	imap  *imapSession    // -imap only
+	hc    *http.Client    // -url and -eas
 	start time.Time
 	cfg   heartbeat.Config // the tuner's configuration, wall time
 
@@ -55,19 +57,38 @@ func newApp(o options, stdout io.Writer) *app {
 
 // run runs the client until ctx ends or the -duration passes.
 func (a *app) run(ctx context.Context) error {
+	if a.o.state != "" {
+		// A -state that can never work fails now, not at the first save
+		// (SPEC L5).
+		if err := statefile.Check(a.o.state); err != nil {
+			return fmt.Errorf("-state: %w", err)
+		}
+	}
 	bo, err := a.newTuner()
 	if err != nil {
 		return err
 	}
 	cfg, cleanup, err := a.connect(ctx)
 	defer cleanup()
-	if err != nil || cfg.Pinger == nil { // nil: interrupted while starting
+	if err != nil {
 		return err
 	}
 	cfg.Tuner, cfg.Backoff, cfg.OnEvent = a.tuner, bo, a.onEvent
 	cfg.SyncInterval = scaleDown(transport.DefaultSyncInterval, a.o.scale)
 	cfg.ProbeInterval = scaleDown(transport.DefaultProbeInterval, a.o.scale)
-	if a.loop, err = transport.NewLoop(cfg); err != nil {
+	if a.o.mode == easMode {
+		// FolderSync and the initial Sync, once: a wrong URL or password
+		// ends the run here instead of being retried.
+		if a.eas, err = newEASSession(a.o, a.hc, cfg, a.out); err == nil {
+			err = a.eas.Setup(ctx)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted: nothing to report
+			}
+			return err
+		}
+	} else if a.loop, err = transport.NewLoop(cfg); err != nil {
 		return err
 	}
 
@@ -124,13 +145,11 @@ func (a *app) newTuner() (*backoff.Controller, error) {
 }
 
 // connect starts what the mode talks to (the demo's server, or the HTTP
-// client for -url and -eas), prints the header, loads -state, and for EAS
-// runs FolderSync and the initial Sync. It returns the loop's Pinger,
-// Folders and Sync, nil if ctx ended while starting, and what to release at
-// the end.
+// client for -url and -eas), prints the header and loads -state. It
+// returns the loop's Pinger (none for -eas: the session has its own) and
+// what to release at the end.
 func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func(), err error) {
 	o := a.o
-	var hc *http.Client // -url and -eas
 	if o.mode == demoMode {
 		if a.demo, err = startDemo(o); err != nil {
 			return cfg, func() {}, fmt.Errorf("starting the demo server: %w", err)
@@ -138,10 +157,10 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 		cleanup = a.demo.close
 		cfg.Pinger, err = transport.NewHTTPPinger(transport.HTTPConfig{URL: a.demo.url(), Client: a.demo.srv.Client()})
 	} else {
-		hc = httpClient(o)
-		cleanup = hc.CloseIdleConnections
+		a.hc = httpClient(o)
+		cleanup = a.hc.CloseIdleConnections
 		if o.mode == urlMode {
-			cfg.Pinger, err = urlPinger(o, hc)
+			cfg.Pinger, err = urlPinger(o, a.hc)
 		}
 	}
 	if err != nil {
@@ -149,15 +168,8 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 	}
 	a.header()
 	a.loadState()
-	cfg.Folders = o.folders
-	if o.mode == easMode {
-		if a.eas, err = startEAS(ctx, o, hc, a.out); err != nil {
-			if ctx.Err() != nil {
-				err = nil // interrupted: nothing to report
-			}
-			return cfg, cleanup, err
-		}
-		cfg.Pinger, cfg.Sync, cfg.Folders = a.eas.client.Pinger(), a.eas.sync(a.out), a.eas.folders
+	if o.mode != easMode {
+		cfg.Folders = o.folders
 	}
 	if o.mode == imapMode {
 		if a.imap, err = startIMAP(ctx, o, a.out); err != nil {
@@ -166,26 +178,28 @@ func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func()
 			}
 			return cfg, cleanup, err
 		}
-		cleanup = func() { a.imap.close(); hc.CloseIdleConnections() }
+		cleanup = func() { a.imap.close(); a.hc.CloseIdleConnections() }
 		cfg.Pinger, cfg.Sync = a.imap.pinger, a.imap.sync(a.out)
 	}
 	return cfg, cleanup, nil
 }
 
-// runLoop runs the loop; for EAS it runs FolderSync and primes the folders
-// again when the server's folders changed, a few times at most.
-func (a *app) runLoop(ctx context.Context) error {
-	for resyncs := 0; ; resyncs++ {
-		err := a.loop.Run(ctx)
-		if a.eas == nil || !folderSyncNeeded(err) || ctx.Err() != nil || resyncs == 3 {
-			return err
-		}
-		a.out.emit(record{event: "folder-sync-required", interval: a.tuner.Interval(),
-			text: "eas      the server's folders changed: FolderSync and prime again"})
-		if err := a.eas.prime(ctx, a.out); err != nil {
-			return err
-		}
+// currentLoop returns the loop running now: the session's for -eas, which
+// makes a new one when the folders to ping change.
+func (a *app) currentLoop() *transport.Loop {
+	if a.eas != nil {
+		return a.eas.Loop()
 	}
+	return a.loop
+}
+
+// runLoop runs the loop, or for -eas the session, which runs FolderSync
+// and primes the folders again whenever the server asks.
+func (a *app) runLoop(ctx context.Context) error {
+	if a.eas != nil {
+		return a.eas.Run(ctx)
+	}
+	return a.loop.Run(ctx)
 }
 
 // startHelpers starts the goroutines that run beside the loop: the mail of
@@ -228,17 +242,24 @@ func (a *app) startHelpers(ctx context.Context) (stop func()) {
 
 // loadState restores -state into the tuner, then switches to -network.
 // A corrupt file is reported (statefile moved it aside) and the run goes on
-// from the defaults.
+// from the defaults; a file learned under other bounds is kept as far as it
+// fits, and what was adjusted is reported.
 func (a *app) loadState() {
 	if p := a.o.state; p != "" {
-		if err := statefile.Load(p, a.tuner); err != nil {
+		if adjusted, err := statefile.Load(p, a.tuner); err != nil {
 			a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
 				text:   fmt.Sprintf("state    %v; starting from the defaults", err),
 				fields: []field{{"file", p}, {"error", err.Error()}}})
 		} else {
-			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(),
-				text:   fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval())),
-				fields: []field{{"file", p}}})
+			text := fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval()))
+			fields := []field{{"file", p}}
+			for _, adj := range adjusted {
+				text += "\n         adjusted to this run's bounds: " + adj
+			}
+			if adjusted != nil {
+				fields = append(fields, field{"adjusted", adjusted})
+			}
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text, fields: fields})
 		}
 	}
 	if n := a.o.network; n != "" {

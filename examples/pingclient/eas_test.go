@@ -112,7 +112,7 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bodies: FolderSync, the initial Sync of the chosen folder, a Ping that
 // reports a change, the Sync that fetches it (printed), and a Ping held
 // until it expires. The password comes from the environment, reaches the
-// server as Basic auth, and is never printed (issue 7, T4, T7).
+// server as Basic auth, and is never printed (T4, T7).
 func TestEAS(t *testing.T) {
 	f := &fakeEAS{t: t}
 	srv := httptest.NewServer(f)
@@ -156,7 +156,7 @@ func TestEAS(t *testing.T) {
 }
 
 // TestEASJSON: in -json the EAS steps are events like the loop's, with
-// event, t and interval_s, and the Sync says what came (issue 7, E1).
+// event, t and interval_s, and the Sync says what came (E1).
 func TestEASJSON(t *testing.T) {
 	srv := httptest.NewServer(&fakeEAS{t: t})
 	defer srv.Close()
@@ -182,14 +182,14 @@ func TestEASJSON(t *testing.T) {
 
 // TestEASFolderSyncRequired: a Ping answered status 7 (the folder
 // hierarchy changed) makes the client run FolderSync and prime the folder
-// again, then ping on (issue 7: status 7 surfaces to the application,
+// again, then ping on (status 7 surfaces to the application,
 // which here is pingclient).
 func TestEASFolderSyncRequired(t *testing.T) {
 	f := &fakeEAS{t: t, hierarchyChangedAt: 2}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
 	t.Setenv(envEASPassword, "pw")
-	const resync = "eas      the server's folders changed: FolderSync and prime again"
+	const resync = "eas      the server asked for FolderSync: FolderSync and prime again"
 	pings := func() int {
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -216,44 +216,13 @@ func TestEASFolderSyncRequired(t *testing.T) {
 
 // TestEASNoInbox: without -folders the client pings the inbox; a server
 // that lists none and no mail folder ends the run with exit status 1 and a
-// message listing what there is (issue 7).
+// message listing what there is.
 func TestEASNoInbox(t *testing.T) {
 	srv := httptest.NewServer(&fakeEAS{t: t})
 	defer srv.Close()
 	t.Setenv(envEASPassword, "pw")
 	code, _, errOut := runArgs(t, context.Background(), "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1")
-	if code != exitFailure || !strings.Contains(errOut, "no inbox or mail folder: choose with -folders from @Tasks@ tasks, @Notes@ notes") {
+	if code != exitFailure || !strings.Contains(errOut, `no inbox or mail folder: choose from "@Tasks@" tasks, "@Notes@" notes`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
-	}
-}
-
-// TestPickFolders: the inbox wins; without one, every mail folder; chosen
-// ids must exist (issue 7).
-func TestPickFolders(t *testing.T) {
-	folders := []eas.Folder{
-		{ServerID: "cal", Type: eas.FolderCalendar},
-		{ServerID: "m1", Type: eas.FolderUserMail},
-		{ServerID: "in", Type: eas.FolderInbox},
-		{ServerID: "m2", Type: eas.FolderUserMail},
-	}
-	for i, tc := range []struct {
-		folders []eas.Folder
-		chosen  []string
-		want    string // joined ids, or the error's start
-	}{
-		{folders, nil, "in"},
-		{append(folders[:2:2], folders[3]), nil, "m1,m2"},
-		{folders, []string{"cal", "m2"}, "cal,m2"},
-		{folders, []string{"nope"}, `-folders: the server lists no folder "nope"`},
-		{folders[:1], nil, "the server lists no inbox or mail folder"},
-	} {
-		ids, err := pickFolders(tc.folders, tc.chosen)
-		got := strings.Join(ids, ",")
-		if err != nil {
-			got = err.Error()
-		}
-		if !strings.HasPrefix(got, tc.want) {
-			t.Errorf("step %d: pickFolders(%v, %q) = %q want %q", i, tc.folders, tc.chosen, got, tc.want)
-		}
 	}
 }

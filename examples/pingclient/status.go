@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
 // statusLine is the live status line: elapsed, interval (or the ping in
 // flight), pings, timeouts, changes, backoff phase.
 func (a *app) statusLine() string {
-	snap := a.loop.Snapshot()
+	snap := a.currentLoop().Snapshot()
 	a.mu.Lock()
 	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
 	a.mu.Unlock()
@@ -20,7 +21,7 @@ func (a *app) statusLine() string {
 		elapsed += "/" + clockShort(a.o.duration)
 	}
 	st := a.out.story
-	whole := func(d time.Duration) string { return fmtDur(a.out.scaled(d).Truncate(time.Second)) }
+	whole := func(d time.Duration) string { return durfmt.Rounded(a.out.scaled(d).Truncate(time.Second)) }
 	what := "interval " + st(snap.Tuner.Interval)
 	switch {
 	case snap.State == transport.Pinging && !pingStart.IsZero():

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
@@ -13,7 +14,7 @@ import (
 // notifications and their worst delay.
 func (a *app) summary() {
 	now := time.Now()
-	snap := a.loop.Snapshot()
+	snap := a.currentLoop().Snapshot()
 	c := snap.Counts
 	st := a.out.story
 	ran := now.Sub(a.start)
@@ -41,7 +42,7 @@ func (a *app) summary() {
 		{"duration_s", ran}, {"scale", a.o.scale}}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nSummary after %s", fmtDur(ran.Round(100*time.Millisecond)))
+	fmt.Fprintf(&b, "\nSummary after %s", durfmt.Rounded(ran.Round(100*time.Millisecond)))
 	if a.o.scale != 1 {
 		fmt.Fprintf(&b, " (%s of story time)", st(ran.Round(time.Second/10)))
 	}
@@ -52,13 +53,13 @@ func (a *app) summary() {
 
 	settled := st(interval)
 	if a.demo != nil {
-		settled += fmt.Sprintf(" (%s here)", fmtDur(interval))
+		settled += fmt.Sprintf(" (%s here)", durfmt.Rounded(interval))
 		idle := a.demo.idle
 		switch gap := idle - interval; {
 		case idle == 0:
 			settled += ", and the middlebox never drops idle connections"
 		case gap > 0:
-			settled += fmt.Sprintf(", %s below the middlebox's %s timeout (%s here)", st(gap), st(idle), fmtDur(idle))
+			settled += fmt.Sprintf(", %s below the middlebox's %s timeout (%s here)", st(gap), st(idle), durfmt.Rounded(idle))
 		default:
 			settled += fmt.Sprintf(", %s ABOVE the middlebox's %s timeout: the next ping would time out", st(-gap), st(idle))
 		}
@@ -89,9 +90,9 @@ func (a *app) summary() {
 		switch {
 		case changes == 0:
 		case a.out.scaled(stats.MaxDelay) < time.Second:
-			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", fmtDur(stats.MaxDelay))
+			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", durfmt.Rounded(stats.MaxDelay))
 		default:
-			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(stats.MaxDelay), fmtDur(stats.MaxDelay), a.short(stats.MeanDelay))
+			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(stats.MaxDelay), durfmt.Rounded(stats.MaxDelay), a.short(stats.MeanDelay))
 		}
 		line("notifications", "%s", n)
 		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mails", mails}, field{"pending", stats.Pending},

@@ -257,7 +257,7 @@ func TestStateCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := statefile.Load(state, tuner); err != nil {
+	if _, err := statefile.Load(state, tuner); err != nil {
 		t.Errorf("the state file written at exit does not load: %v", err)
 	}
 }
@@ -288,7 +288,7 @@ func TestStartFailures(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"unreachable", []string{"-url", closed}, []string{"cannot ping " + closed, "network unreachable"}},
+		{"unreachable", []string{"-url", closed}, []string{"cannot ping " + closed, "connection refused"}},
 		{"untrusted", []string{"-url", tlsSrv.URL()}, []string{"cannot ping " + tlsSrv.URL(), "certificate", "-cacert adds it"}},
 		{"refused", []string{"-url", refuser.URL + "/ping?token=q", "-insecure-http"}, []string{"server refused the ping", "401"}},
 	} {

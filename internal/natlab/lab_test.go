@@ -7,10 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -35,6 +35,7 @@ import (
 const (
 	runEnv     = "PUSHBEAT_NATLAB"
 	timeoutEnv = "PUSHBEAT_NATLAB_TIMEOUT"
+	traceEnv   = "PUSHBEAT_NATLAB_TRACE" // 1: log every captured packet among the pings
 )
 
 func gate(t *testing.T) {
@@ -112,9 +113,9 @@ func runLab(t *testing.T, nat time.Duration) {
 // buildClient builds examples/pingclient, the real client, once per test.
 func buildClient(t *testing.T) string {
 	t.Helper()
-	goBin, err := exec.LookPath("go")
+	goBin, err := exec.LookPath("go") // go test puts its own go first in PATH
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		t.Fatalf("no go command to build pingclient with: %v", err)
 	}
 	bin := filepath.Join(t.TempDir(), "pingclient")
 	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushbeat/pushbeat/examples/pingclient").CombinedOutput()
@@ -151,6 +152,7 @@ type ping struct {
 	elapsed    time.Duration
 	idle       []natlab.Packet // client packets while held, its own doing
 	provoked   []natlab.Packet // client packets while held, answering the router's probe
+	closing    []natlab.Packet // client packets while held, retransmitting the close of a dead connection
 }
 
 func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
@@ -178,9 +180,12 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 
 	pings, changes, summary := parseEvents(t, lines, start)
 	for i := range pings {
-		pings[i].idle, pings[i].provoked = heldTraffic(pkts, pings[i])
+		pings[i].idle, pings[i].provoked, pings[i].closing = heldTraffic(pkts, pings[i])
 	}
 	report(t, p, policy, pings, changes, summary, counters, srvLines(), lab.Evictions(), pkts, time.Since(began))
+	if os.Getenv(traceEnv) == "1" {
+		trace(t, pkts, pings, start, lab.Evictions())
+	}
 	check(t, p, policy, pings, changes, counters, pkts)
 }
 
@@ -315,23 +320,70 @@ func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, c
 	return pings, changes, summary
 }
 
-// heldTraffic returns the client's packets from a ping's start to its end,
-// leaving out a margin at each end for the connection's setup and request
-// (milliseconds on this link) and for the answer's acknowledgement or the
-// client's close at the deadline: whatever remains was sent while the ping
-// was held idle. Packets answering a SYN from the server's side (the Reset
-// router's probe, which the client must answer with a challenge ACK) are
-// returned apart: the client did not choose to send them.
-func heldTraffic(pkts []natlab.Packet, p ping) (idle, provoked []natlab.Packet) {
+// heldTraffic sorts the client's packets sent while a ping was held. The
+// hold is placed from the capture, not from the client's events (which a
+// busy machine can delay): it begins with the request, the first segment
+// with data the client sends on a connection after the ping starts, and
+// ends with whatever ends it on that connection: the server's answer, or a
+// FIN or RST either way (the client's close at its deadline, the router's
+// reset), or the ping's end event if that comes first. A margin at each end
+// (a tenth of the heartbeat, at most 1 s) leaves out the rest of the
+// request and its acknowledgement (milliseconds on this link), the
+// answer's acknowledgement, and a TLS close_notify just before a FIN.
+// Whatever the client sent in between is what T9 forbids (idle), except
+// two kinds it did not choose and which refresh no NAT entry: packets
+// answering a SYN from the server's side (the Reset router's probe,
+// answered with a challenge ACK), and retransmissions of the close of a
+// connection the client had already given up on (its FIN, which the router
+// drops as a forgotten flow's).
+func heldTraffic(pkts []natlab.Packet, p ping) (idle, provoked, closing []natlab.Packet) {
 	margin := min(time.Second, p.interval/10)
-	for _, c := range natlab.Sent(pkts, natlab.ClientAddr, p.start.Add(margin), p.end.Add(-margin)) {
-		if prev, ok := previous(pkts, c); ok && prev.Src == c.Dst && prev.Flags&natlab.SYN != 0 {
-			provoked = append(provoked, c)
+	i := slices.IndexFunc(pkts, func(q natlab.Packet) bool {
+		return q.Src.Addr() == natlab.ClientAddr && q.Len > 0 && !q.Time.Before(p.start)
+	})
+	if i < 0 {
+		return nil, nil, nil
+	}
+	req := pkts[i]
+	from, end := req.Time.Add(margin), p.end
+	for _, q := range pkts[i+1:] {
+		if !q.Time.After(from) {
 			continue
 		}
-		idle = append(idle, c)
+		if !q.Time.Before(end) {
+			break
+		}
+		onConn := (q.Src == req.Src && q.Dst == req.Dst) || (q.Src == req.Dst && q.Dst == req.Src)
+		if onConn && (q.Flags&(natlab.FIN|natlab.RST) != 0 || (q.Src == req.Dst && q.Len > 0)) {
+			end = q.Time
+			break
+		}
 	}
-	return idle, provoked
+	for _, c := range natlab.Sent(pkts, natlab.ClientAddr, from, end.Add(-margin)) {
+		switch prev, ok := previous(pkts, c); {
+		case ok && prev.Src == c.Dst && prev.Flags&natlab.SYN != 0:
+			provoked = append(provoked, c)
+		case c.Flags&(natlab.FIN|natlab.RST) != 0 || closedBefore(pkts, c):
+			closing = append(closing, c)
+		default:
+			idle = append(idle, c)
+		}
+	}
+	return idle, provoked, closing
+}
+
+// closedBefore reports whether the client sent a FIN or RST on c's
+// connection before c.
+func closedBefore(pkts []natlab.Packet, c natlab.Packet) bool {
+	for _, q := range pkts {
+		if q == c {
+			return false
+		}
+		if q.Src == c.Src && q.Dst == c.Dst && q.Flags&(natlab.FIN|natlab.RST) != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // previous returns the packet before c on c's connection, either way.
@@ -424,8 +476,11 @@ func describe(pkts []natlab.Packet, all []natlab.Packet, start time.Time) string
 		kind := "data"
 		if p.Len <= 1 && p.Flags == natlab.ACK {
 			kind = "bare ACK"
-			if prev, ok := previous(all, p); ok && prev.Src == p.Dst && prev.Len <= 1 && prev.Flags == natlab.ACK {
-				kind += " answering the server's bare ACK (its keepalive probe)"
+			// A kernel answers a keepalive probe at once; its own probe
+			// comes after its idle time.
+			if prev, ok := previous(all, p); ok && prev.Src == p.Dst && prev.Len <= 1 && prev.Flags == natlab.ACK &&
+				p.Time.Sub(prev.Time) < 50*time.Millisecond {
+				kind += " answering the server's (its keepalive probe)"
 			} else {
 				kind += " (keepalive probe)"
 			}
@@ -443,7 +498,7 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 	fmt.Fprintf(&b, "%v router, NAT idle timeout %v:\n", policy, p.nat)
 	fmt.Fprintf(&b, "  #  interval  outcome     elapsed   client packets while held\n")
 	var held time.Duration
-	var during, provoked int
+	var during, provoked, closing int
 	for i, pg := range pings {
 		fmt.Fprintf(&b, "%3d  %8v  %-10s  %7.2fs  %d", i+1, pg.interval, pg.outcome, pg.elapsed.Seconds(), len(pg.idle))
 		if len(pg.idle) > 0 {
@@ -452,18 +507,25 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 		if len(pg.provoked) > 0 {
 			fmt.Fprintf(&b, "; %d answering the router's probe", len(pg.provoked))
 		}
+		if len(pg.closing) > 0 {
+			fmt.Fprintf(&b, "; %d retransmitting the close of a dead connection", len(pg.closing))
+		}
 		b.WriteByte('\n')
 		held += pg.end.Sub(pg.start)
 		during += len(pg.idle)
 		provoked += len(pg.provoked)
+		closing += len(pg.closing)
 	}
 	var steps []string
 	for _, ch := range changes {
 		steps = append(steps, fmt.Sprintf("%v->%v (%s)", secs(ch.From), secs(ch.To), ch.Reason))
 	}
 	fmt.Fprintf(&b, "  interval: %s; summary says settled at %v\n", strings.Join(steps, ", "), secs(summary.Settled))
-	fmt.Fprintf(&b, "  %d pings held %v in all; client packets while held: %d (and %d answering the router's probe)\n",
-		len(pings), held.Round(time.Second), during, provoked)
+	fmt.Fprintf(&b, "  %d pings held %v in all; client packets while held: %d (and %d answering the router's probe, %d retransmitting a close)\n",
+		len(pings), held.Round(time.Second), during, provoked, closing)
+	for _, r := range closeRetransmissions(pkts) {
+		fmt.Fprintf(&b, "  client port %d: its close was sent %d more times over %.1fs after the first\n", r.port, r.again, r.span.Seconds())
+	}
 	protos := map[string]int{}
 	for _, l := range srv {
 		protos[l.Proto]++
@@ -475,4 +537,67 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 	}
 	fmt.Fprintf(&b, "  wall time %v", wall.Round(time.Second))
 	t.Log(b.String())
+}
+
+// trace logs every captured packet, the pings' starts and ends and the
+// router's evictions, in time order, relative to the client's start.
+func trace(t *testing.T, pkts []natlab.Packet, pings []ping, start time.Time, ev []natlab.Eviction) {
+	type line struct {
+		at   time.Time
+		text string
+	}
+	var ls []line
+	for _, p := range pkts {
+		ls = append(ls, line{p.Time, p.String()})
+	}
+	for i, pg := range pings {
+		ls = append(ls, line{pg.start, fmt.Sprintf("---- ping %d starts (%v)", i+1, pg.interval)},
+			line{pg.end, fmt.Sprintf("---- ping %d ends: %s after %v", i+1, pg.outcome, pg.elapsed)})
+	}
+	for _, e := range ev {
+		ls = append(ls, line{e.Time, fmt.Sprintf("---- router forgot %v -> %v", e.Client, e.Server)})
+	}
+	slices.SortStableFunc(ls, func(a, b line) int { return a.at.Compare(b.at) })
+	var b strings.Builder
+	for _, l := range ls {
+		fmt.Fprintf(&b, "%9.3f %s\n", l.at.Sub(start).Seconds(), l.text)
+	}
+	t.Log("trace:\n" + b.String())
+}
+
+// retransmittedClose is a connection whose close the client sent again.
+type retransmittedClose struct {
+	port  uint16
+	again int           // client packets on it after its first FIN
+	span  time.Duration // from the first FIN to the last of them
+}
+
+// closeRetransmissions finds the client's connections whose FIN went
+// unanswered and was retransmitted: after a silent drop the client's close
+// meets a forgotten flow, and its kernel keeps trying.
+func closeRetransmissions(pkts []natlab.Packet) []retransmittedClose {
+	first := map[netip.AddrPort]time.Time{}
+	var out []retransmittedClose
+	idx := map[netip.AddrPort]int{}
+	for _, p := range pkts {
+		if p.Src.Addr() != natlab.ClientAddr {
+			continue
+		}
+		t0, closed := first[p.Src]
+		if !closed {
+			if p.Flags&natlab.FIN != 0 {
+				first[p.Src] = p.Time
+			}
+			continue
+		}
+		i, ok := idx[p.Src]
+		if !ok {
+			i = len(out)
+			idx[p.Src] = i
+			out = append(out, retransmittedClose{port: p.Src.Port()})
+		}
+		out[i].again++
+		out[i].span = p.Time.Sub(t0)
+	}
+	return out
 }

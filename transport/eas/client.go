@@ -36,8 +36,9 @@ type Client struct {
 	window  int
 	timeout time.Duration
 
-	mu   sync.Mutex
-	keys map[string]string // folder id -> SyncKey of its last Sync
+	mu             sync.Mutex
+	keys           map[string]string // folder id -> SyncKey of its last Sync
+	statusFailures int               // Syncs failed with a status in a row
 }
 
 // NewClient returns a Client for cfg. It fails like NewCodec, and on a
@@ -139,9 +140,20 @@ func (c *Client) FolderSync(ctx context.Context) ([]Folder, error) {
 	c.codec.SetFolders(resp.Added)
 	c.mu.Lock()
 	clear(c.keys)
+	c.statusFailures = 0
 	c.mu.Unlock()
 	return resp.Added, nil
 }
+
+// MaxSyncStatusFailures is how many Syncs in a row a Client lets fail
+// with a status (the server answered, inside HTTP 200, that a folder or
+// the whole command failed) before its Sync asks for FolderSync: the
+// MaxSyncStatusFailures-th such failure matches ErrFolderSyncRequired.
+// MS-ASCMD's resolution for Sync status 5 (server error) and 3 (invalid
+// sync key) that keep coming back is to start the folders again from
+// SyncKey 0, which is what FolderSync and the priming Sync do; statuses 8
+// and 12 ask for FolderSync at the first one.
+const MaxSyncStatusFailures = 3
 
 // Sync syncs folders in one Sync command and returns the result of each
 // folder in the answer. No folders means every folder synced before.
@@ -152,12 +164,18 @@ func (c *Client) FolderSync(ctx context.Context) ([]Folder, error) {
 // folder's SyncKey and return its changes since the last Sync, at most
 // Config.WindowSize per folder; MoreAvailable says to call Sync again. An
 // empty answer (a server with nothing to report) is no results and no
-// error.
+// error. Results for folders the request did not name are dropped.
 //
 // A folder answered with a status other than success makes Sync return
 // the results with a *StatusError for the first such folder; a folder
-// answered "invalid sync key" is primed again by the next Sync. Errors
-// match:
+// answered "invalid sync key" (3) is primed again by the next Sync.
+// Status 8 (object not found: the server no longer knows the folder) and
+// 12 (hierarchy changed) match ErrFolderSyncRequired at once; any other
+// status does from the MaxSyncStatusFailures-th Sync in a row that failed
+// with a status, so that a Sync the server keeps failing ends in
+// FolderSync instead of being retried for ever. A successful Sync that
+// fetched changes (not one that only primed) or a FolderSync starts the
+// count again. Errors match:
 //
 //	ErrAuthFailed, ErrProvisioningRequired, ErrFolderSyncRequired    as documented
 //	transport.ErrRejected     401, 403, 449 and other 4xx, or a refused status: fatal
@@ -166,21 +184,24 @@ func (c *Client) FolderSync(ctx context.Context) ([]Folder, error) {
 //	*transport.ResponseError  for every HTTP status other than 200, so that a
 //	                          transport.Loop's backoff rules see Retry-After
 //
-// so Sync's error can be returned as is from a transport.SyncFunc. Syncs
-// of the same folder must not overlap: each uses the key the last one
-// returned.
+// so Sync's error can be returned as is from a transport.SyncFunc: a
+// transport.Loop backs off from the failures it can retry and ends Run
+// with the ones that need FolderSync. Syncs of the same folder must not
+// overlap: each uses the key the last one returned.
 func (c *Client) Sync(ctx context.Context, folders ...string) ([]SyncCollectionResult, error) {
 	c.mu.Lock()
 	if len(folders) == 0 {
 		folders = slices.Sorted(maps.Keys(c.keys))
 	}
 	req := SyncRequest{Collections: make([]SyncCollection, 0, len(folders))}
+	fetches := true // every folder is asked for its changes: none is primed
 	for _, id := range folders {
 		key := c.keys[id]
 		col := SyncCollection{SyncKey: key, CollectionID: id}
 		if key != "" {
 			col.GetChanges, col.WindowSize = true, c.window
 		}
+		fetches = fetches && key != ""
 		req.Collections = append(req.Collections, col)
 	}
 	c.mu.Unlock()
@@ -196,6 +217,9 @@ func (c *Client) Sync(ctx context.Context, folders ...string) ([]SyncCollectionR
 		return nil, err
 	}
 	if len(answer) == 0 {
+		if fetches {
+			c.syncSucceeded()
+		}
 		return nil, nil
 	}
 	var resp SyncResponse
@@ -203,29 +227,82 @@ func (c *Client) Sync(ctx context.Context, folders ...string) ([]SyncCollectionR
 		return nil, malformedAnswer("Sync", err)
 	}
 	if resp.Status != 0 && resp.Status != SyncSuccess {
-		return nil, statusError("Sync", int(resp.Status), "")
+		return nil, c.statusFailed(statusError("Sync", int(resp.Status), ""))
 	}
 	var first error
+	var failed *StatusError
+	results := resp.Collections[:0:0]
 	c.mu.Lock()
 	for _, r := range resp.Collections {
+		if !slices.Contains(folders, r.CollectionID) {
+			continue // not asked for: nothing to store, nothing to show (T7)
+		}
+		results = append(results, r)
 		switch {
 		case r.Status == SyncSuccess && r.SyncKey != "":
 			c.keys[r.CollectionID] = r.SyncKey
 		case r.Status == SyncSuccess:
 			if first == nil {
-				first = malformedAnswer("Sync", fmt.Errorf("%w: folder %.64q without SyncKey", ErrMalformed, r.CollectionID))
+				first = malformedAnswer("Sync", fmt.Errorf("%w: folder %s without SyncKey", ErrMalformed, excerpt(r.CollectionID)))
 			}
 		default:
 			if r.Status == SyncInvalidSyncKey {
 				delete(c.keys, r.CollectionID)
 			}
 			if first == nil {
-				first = statusError("Sync", int(r.Status), r.CollectionID)
+				failed = statusError("Sync", int(r.Status), r.CollectionID)
+				first = failed
 			}
 		}
 	}
 	c.mu.Unlock()
-	return resp.Collections, first
+	switch {
+	case failed != nil:
+		return results, c.statusFailed(failed)
+	case first == nil && fetches:
+		c.syncSucceeded()
+	}
+	return results, first
+}
+
+// unprimed returns those of folders that the next Sync primes.
+func (c *Client) unprimed(folders []string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var ids []string
+	for _, id := range folders {
+		if c.keys[id] == "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// syncSucceeded starts the count of Syncs failed with a status again.
+func (c *Client) syncSucceeded() {
+	c.mu.Lock()
+	c.statusFailures = 0
+	c.mu.Unlock()
+}
+
+// statusFailed counts a Sync that failed with a status and returns its
+// error, made to match ErrFolderSyncRequired (and transport.ErrRejected,
+// so that a transport.Loop ends Run) from the MaxSyncStatusFailures-th in
+// a row on.
+func (c *Client) statusFailed(e *StatusError) error {
+	c.mu.Lock()
+	c.statusFailures++
+	n := c.statusFailures
+	c.mu.Unlock()
+	if n < MaxSyncStatusFailures || errors.Is(e, ErrFolderSyncRequired) || errors.Is(e, transport.ErrRejected) {
+		return e
+	}
+	// A copy that no longer matches transport.ErrServer or ErrProtocol:
+	// a transport.Loop would back off from those and Sync again.
+	esc := *e
+	esc.Repeated = n
+	esc.kinds = []error{ErrFolderSyncRequired, transport.ErrRejected}
+	return &esc
 }
 
 // do sends one command and returns the body of its 200 answer.

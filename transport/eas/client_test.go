@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas/internal/vectors"
@@ -105,7 +106,7 @@ func newTestClient(t testing.TB, url string, mod func(*Config)) *Client {
 // TestClientCycle: FolderSync lists the folders and gives the codec their
 // classes; the first Sync primes a folder with SyncKey 0 and no
 // GetChanges; the next sends the key it returned and gets the added item,
-// with Horde's recorded bodies (issue 7, T4).
+// with Horde's recorded bodies (T4).
 func TestClientCycle(t *testing.T) {
 	f := &fakeEAS{}
 	srv := newLoopbackServer(t, f)
@@ -187,7 +188,7 @@ func syncBody(t testing.TB, top, col string) []byte {
 }
 
 // TestClientErrors: every kind of bad answer gives a clear, matchable
-// error that a transport.SyncFunc can return as is (issue 7, B1, T7).
+// error that a transport.SyncFunc can return as is (B1, T7).
 func TestClientErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -210,6 +211,7 @@ func TestClientErrors(t *testing.T) {
 		{"Sync status 142", "Sync", fakeAnswer{code: 200, body: statusBody(t, wbxml.AirSyncSync, wbxml.AirSyncStatus, "142")}, transport.ErrRejected, []error{ErrProvisioningRequired}, 142},
 		{"collection status 5", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "5")}, transport.ErrServer, nil, 5},
 		{"collection status 3", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "3")}, transport.ErrProtocol, nil, 3},
+		{"collection status 8", "Sync", fakeAnswer{code: 200, body: syncBody(t, "1", "8")}, transport.ErrRejected, []error{ErrFolderSyncRequired}, 8},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeEAS{}
@@ -375,5 +377,176 @@ func TestCredentialsNeverShown(t *testing.T) {
 	}
 	if !strings.Contains(all, "authentication failed") {
 		t.Errorf("the failure is not described:\n%s", all)
+	}
+}
+
+// TestEchoedCredentialsNeverShown: a hostile server that echoes the
+// request's Authorization value and query token into every field it
+// answers (statuses, folder ids, sync keys) gets none of it into an error,
+// an event or a log line: errors quote no server-chosen text except
+// excerpts of folder ids the request named (SPEC T7).
+func TestEchoedCredentialsNeverShown(t *testing.T) {
+	const password, token = "hunter2-pw", "tok3n-s3cret"
+	encoded := base64.StdEncoding.EncodeToString([]byte("alice:" + password))
+	var step sync.Mutex
+	mode := ""
+	srv := newLoopbackServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		echo := r.Header.Get("Authorization") + " " + r.URL.Query().Get("token")
+		step.Lock()
+		m := mode
+		step.Unlock()
+		var root *wbxml.Node
+		switch m {
+		case "ping status":
+			root = wbxml.NewElement(wbxml.PingPing, wbxml.NewText(wbxml.PingStatus, echo))
+		case "ping folders":
+			root = wbxml.NewElement(wbxml.PingPing, wbxml.NewText(wbxml.PingStatus, "2"),
+				wbxml.NewElement(wbxml.PingFolders, wbxml.NewText(wbxml.PingFolder, echo)))
+		case "ping heartbeat":
+			root = wbxml.NewElement(wbxml.PingPing, wbxml.NewText(wbxml.PingStatus, "5"), wbxml.NewText(wbxml.PingHeartbeatInterval, echo))
+		case "foldersync status":
+			root = wbxml.NewElement(wbxml.HierarchyFolderSync, wbxml.NewText(wbxml.HierarchyStatus, echo))
+		case "foldersync type":
+			root = wbxml.NewElement(wbxml.HierarchyFolderSync, wbxml.NewText(wbxml.HierarchyStatus, "1"),
+				wbxml.NewElement(wbxml.HierarchyChanges, wbxml.NewElement(wbxml.HierarchyAdd,
+					wbxml.NewText(wbxml.HierarchyServerID, echo), wbxml.NewText(wbxml.HierarchyType, echo))))
+		case "sync status":
+			root = wbxml.NewElement(wbxml.AirSyncSync, wbxml.NewText(wbxml.AirSyncStatus, echo))
+		case "sync collection":
+			root = wbxml.NewElement(wbxml.AirSyncSync, wbxml.NewText(wbxml.AirSyncStatus, "1"),
+				wbxml.NewElement(wbxml.AirSyncCollections,
+					wbxml.NewElement(wbxml.AirSyncCollection, wbxml.NewText(wbxml.AirSyncSyncKey, echo),
+						wbxml.NewText(wbxml.AirSyncCollectionID, echo), wbxml.NewText(wbxml.AirSyncStatus, "8")),
+					wbxml.NewElement(wbxml.AirSyncCollection, wbxml.NewText(wbxml.AirSyncSyncKey, echo),
+						wbxml.NewText(wbxml.AirSyncCollectionID, "@Notes@"), wbxml.NewText(wbxml.AirSyncStatus, "8"))))
+		case "sync no key":
+			root = wbxml.NewElement(wbxml.AirSyncSync, wbxml.NewText(wbxml.AirSyncStatus, "1"),
+				wbxml.NewElement(wbxml.AirSyncCollections,
+					wbxml.NewElement(wbxml.AirSyncCollection, wbxml.NewText(wbxml.AirSyncCollectionID, echo),
+						wbxml.NewText(wbxml.AirSyncStatus, "1"))))
+		default:
+			w.Header().Set("X-Echo", echo)
+			http.Error(w, echo, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", ContentType)
+		w.Write(encodeTree(t, root))
+	}))
+	c := newTestClient(t, srv.URL+"/eas?token="+token, nil)
+	c.Codec().SetFolders([]Folder{{ServerID: "@Notes@", Type: FolderNotes}})
+	var shown []string
+	show := func(format string, args ...any) { shown = append(shown, fmt.Sprintf(format, args...)) }
+	set := func(m string) {
+		step.Lock()
+		mode = m
+		step.Unlock()
+	}
+	ctx := context.Background()
+	for _, m := range []string{"foldersync status", "foldersync type", "http"} {
+		set(m)
+		_, err := c.FolderSync(ctx)
+		show("%s: %v", m, err)
+	}
+	for _, m := range []string{"sync status", "sync collection", "sync no key", "http"} {
+		set(m)
+		_, err := c.Sync(ctx, "@Notes@") // results are data for the application, not shown
+		show("%s: %v", m, err)
+	}
+	for _, m := range []string{"ping status", "ping folders", "ping heartbeat", "http"} {
+		set(m)
+		var logs bytes.Buffer
+		tuner, err := heartbeat.New(heartbeat.Config{Min: time.Second, Max: 2 * time.Second, Buffer: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bo, err := backoff.New(backoff.Policy{ReconnectBase: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pings := 0
+		runCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		loop, err := transport.NewLoop(transport.Config{Pinger: c.Pinger(), Tuner: tuner, Backoff: bo, Folders: []string{"@Notes@"},
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			OnEvent: func(e transport.Event) {
+				show("%s: %v %+v", m, e, e)
+				if e.Kind == transport.PingAnswered || e.Kind == transport.PingFailed {
+					if pings++; pings == 2 {
+						cancel() // two answers are enough to see what is shown
+					}
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = loop.Run(runCtx)
+		cancel()
+		show("%s: Run = %v; log:\n%s", m, err, logs.String())
+	}
+	all := strings.Join(shown, "\n")
+	t.Logf("shown:\n%s", all)
+	for _, secret := range []string{password, encoded, encoded[:12], token, "Basic "} {
+		if strings.Contains(all, secret) {
+			t.Errorf("%q shown", secret)
+		}
+	}
+	for _, want := range []string{"not a number", "answered HTTP 400", `Sync status 8 (object not found) for folder "@Notes@"`} {
+		if !strings.Contains(all, want) {
+			t.Errorf("nothing says %q", want)
+		}
+	}
+}
+
+// TestClientSyncStatusFailures (SPEC L4): Syncs that keep failing with a
+// status ask for FolderSync from the MaxSyncStatusFailures-th in a row on,
+// with an error that no longer matches transport.ErrServer (a loop would
+// back off and Sync again); a Sync that fetched changes, or a FolderSync,
+// starts the count again, and a priming Sync does not.
+func TestClientSyncStatusFailures(t *testing.T) {
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	c := newTestClient(t, srv.URL, nil)
+	ctx := context.Background()
+	fail := fakeAnswer{code: 200, body: syncBody(t, "1", "5")}
+	f.queue("Sync", ok(vectors.SyncInitial))
+	if _, err := c.Sync(ctx, "@Notes@"); err != nil {
+		t.Fatal(err)
+	}
+	escalated := func(err error) bool {
+		return errors.Is(err, ErrFolderSyncRequired) && errors.Is(err, transport.ErrRejected) && !errors.Is(err, transport.ErrServer)
+	}
+	run := func(answers ...fakeAnswer) []bool {
+		f.queue("Sync", answers...)
+		var got []bool
+		for range answers {
+			_, err := c.Sync(ctx, "@Notes@")
+			got = append(got, escalated(err))
+		}
+		return got
+	}
+	if got := run(fail, fail, fail, fail); !reflect.DeepEqual(got, []bool{false, false, true, true}) {
+		t.Errorf("four status 5 in a row escalate %v", got)
+	}
+	_, err := c.Sync(ctx) // nothing queued: HTTP 500, not a status, does not reset
+	if !errors.Is(err, transport.ErrServer) {
+		t.Fatalf("HTTP 500: %v", err)
+	}
+	var se *StatusError
+	f.queue("Sync", fail)
+	if _, err := c.Sync(ctx, "@Notes@"); !errors.As(err, &se) || se.Repeated != 5 ||
+		!strings.Contains(err.Error(), `eas: Sync status 5 (server error) for folder "@Notes@", 5 failed Syncs in a row: FolderSync required`) {
+		t.Errorf("fifth: %v", err)
+	}
+	if got := run(ok(vectors.SyncAdd), fail, fail); !reflect.DeepEqual(got, []bool{false, false, false}) {
+		t.Errorf("after a Sync that fetched: %v", got)
+	}
+	f.queue("FolderSync", ok(vectors.FolderSync))
+	if _, err := c.FolderSync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// After FolderSync the next Sync primes; it does not reset the count
+	// of the failures since.
+	if got := run(fail, ok(vectors.SyncInitial), fail, fail); !reflect.DeepEqual(got, []bool{false, false, false, true}) {
+		t.Errorf("after FolderSync: %v", got)
 	}
 }

@@ -272,7 +272,7 @@ func (c *Codec) key(url string, req transport.Request) (*pingKey, error) {
 	for i, id := range ids {
 		class, ok := c.classes[id]
 		if !ok {
-			return nil, &kindError{msg: fmt.Sprintf("eas: folder %.64q has no known class: FolderSync first, or set Config.Classes", id),
+			return nil, &kindError{msg: fmt.Sprintf("eas: folder %s has no known class: FolderSync first, or set Config.Classes", excerpt(id)),
 				kinds: []error{ErrFolderSyncRequired, transport.ErrRejected}}
 		}
 		k.folders[i] = PingFolder{ID: id, Class: class}
@@ -350,7 +350,8 @@ func unwrapURL(err error) error {
 //
 //	HTTP 200, empty body             Expired (a Ping superseded by a newer one)
 //	status 1                         Expired
-//	status 2 with folders            Changed, Result.Folders (without: Expired, SPEC T5)
+//	status 2 with folders            Changed, Result.Folders: those of the answer's folders
+//	                                 the Ping named (none: Expired, SPEC T5)
 //	status 3                         transport.ErrResend: the full Ping goes out at once
 //	status 4                         transport.ErrProtocol
 //	status 5                         OutOfBounds, Result.Limit = the HeartbeatInterval sent
@@ -383,11 +384,14 @@ func (c *Codec) Decode(req transport.Request, resp *http.Response, body []byte) 
 	}
 	switch p.Status {
 	case PingExpired, PingChanged:
-		c.accepted(req, resp)
-		if p.Status == PingExpired || len(p.Folders) == 0 {
+		pinged := c.accepted(req, resp)
+		// Only folders the Ping named: the ids reach the loop's events
+		// and logs, and a server may echo anything (T7).
+		changed := slices.DeleteFunc(p.Folders, func(id string) bool { return !slices.Contains(pinged, id) })
+		if p.Status == PingExpired || len(changed) == 0 {
 			return transport.Result{Status: transport.Expired}, nil
 		}
-		return transport.Result{Status: transport.Changed, Folders: p.Folders}, nil
+		return transport.Result{Status: transport.Changed, Folders: changed}, nil
 	case PingHeartbeatOutOfBounds:
 		if p.Heartbeat <= 0 {
 			c.forget()
@@ -402,8 +406,9 @@ func (c *Codec) Decode(req transport.Request, resp *http.Response, body []byte) 
 	return transport.Result{}, statusError("Ping", int(p.Status), "")
 }
 
-// accepted remembers the full Ping the server just accepted.
-func (c *Codec) accepted(req transport.Request, resp *http.Response) {
+// accepted remembers the full Ping the server just accepted, and returns
+// the ids of the folders it watches.
+func (c *Codec) accepted(req transport.Request, resp *http.Response) (pinged []string) {
 	var sent sentPing
 	var ok bool
 	if resp.Request != nil {
@@ -416,13 +421,18 @@ func (c *Codec) accepted(req transport.Request, resp *http.Response) {
 		// for is what was sent (an empty Ping only repeats the cache).
 		k, err := c.key(c.lastURL, req)
 		if err != nil {
-			return
+			return req.Folders
 		}
 		sent.key = k
 	}
 	if !sent.empty {
 		c.cached = sent.key
 	}
+	pinged = make([]string, len(sent.key.folders))
+	for i, f := range sent.key.folders {
+		pinged[i] = f.ID
+	}
+	return pinged
 }
 
 // forget drops the remembered Ping: the next ping is a full one.

@@ -81,7 +81,7 @@ func checkKind(t testing.TB, err, want error) {
 	}
 }
 
-// TestDecode maps every Ping status and HTTP answer of issue 7 (MS-ASCMD
+// TestDecode maps every Ping status and HTTP answer (MS-ASCMD
 // Ping statuses, Horde's superseded Ping, 401/403/449) to its Result or
 // error kind, using Horde's recorded bodies where there are some (T1, T5,
 // H8).
@@ -101,8 +101,10 @@ func TestDecode(t *testing.T) {
 		{name: "superseded: 200, empty body", code: 200, want: transport.Result{Status: transport.Expired}},
 		{name: "status 1", code: 200, body: vectors.Bytes(vectors.Status1), want: transport.Result{Status: transport.Expired}},
 		{name: "status 2", code: 200, body: vectors.Bytes(vectors.Status2), want: transport.Result{Status: transport.Changed, Folders: notes}},
-		{name: "status 2, two folders", code: 200, body: pingBody(t, "2", "", "", "inbox", "@Notes@"),
-			want: transport.Result{Status: transport.Changed, Folders: []string{"inbox", "@Notes@"}}},
+		{name: "status 2, a folder the Ping did not name is dropped (T7)", code: 200, body: pingBody(t, "2", "", "", "inbox", "@Notes@"),
+			want: transport.Result{Status: transport.Changed, Folders: notes}},
+		{name: "status 2, only folders the Ping did not name", code: 200, body: pingBody(t, "2", "", "", "Basic YWxpY2U6aHVudGVy"),
+			want: transport.Result{Status: transport.Expired}},
 		{name: "status 2 without folders (T5)", code: 200, body: pingBody(t, "2", "", ""), want: transport.Result{Status: transport.Expired}},
 		{name: "status 3", code: 200, body: vectors.Bytes(vectors.Status3), kind: transport.ErrResend, status: 3},
 		{name: "status 4", code: 200, body: pingBody(t, "4", "", ""), kind: transport.ErrProtocol, status: 4},
@@ -164,7 +166,7 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-// TestNewRequest: the Ping request line, headers and body of issue 7.
+// TestNewRequest: the Ping request line, headers and body Horde accepted.
 func TestNewRequest(t *testing.T) {
 	c := newTestCodec(t)
 	hr, err := c.NewRequest(context.Background(), testURL+"?x=1", transport.Request{Heartbeat: 5 * time.Second, Folders: []string{"@Notes@"}})
@@ -254,7 +256,7 @@ func TestHeartbeatRounding(t *testing.T) {
 
 // TestEmptyPing: the empty Ping goes out exactly when the heartbeat (in
 // whole seconds), folders and URL equal those of the last full Ping the
-// server accepted with status 1 or 2 (issue 7). Status 3 makes the codec
+// server accepted with status 1 or 2. Status 3 makes the codec
 // forget and ask for the full Ping at once; so does any other failure.
 func TestEmptyPing(t *testing.T) {
 	c := newTestCodec(t)
@@ -372,7 +374,7 @@ func TestEmptyPingModel(t *testing.T) {
 
 // TestResendThroughPinger: through transport.HTTPPinger, status 3 to an
 // empty Ping sends the full Ping again at once within the same ping; a
-// second status 3 is a protocol error (issue 7).
+// second status 3 is a protocol error.
 func TestResendThroughPinger(t *testing.T) {
 	var mu sync.Mutex
 	var bodies []int

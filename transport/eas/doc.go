@@ -3,8 +3,12 @@
 // itself, and the FolderSync and initial Sync that servers require before
 // they accept a Ping on a folder.
 //
-// Three layers:
+// Four layers:
 //
+//   - [Session] runs Direct Push for one account, from credentials to a
+//     running transport.Loop: FolderSync, the folders to ping, the
+//     priming Sync, the loop, and the setup again whenever the server
+//     asks for FolderSync. One call, [Session.Run].
 //   - [Codec] is the Ping codec for transport.HTTPPinger: a
 //     transport.Loop drives EAS Ping with it, so the heartbeat tuner,
 //     the server's bounds (status 5) and the backoff rules work for an
@@ -18,10 +22,26 @@
 //
 // From a URL, user, device id and password to a running loop:
 //
-//	client, err := eas.NewClient(eas.Config{
-//		URL: "https://mail.example.com/Microsoft-Server-ActiveSync",
-//		User: user, DeviceID: device, Prepare: eas.BasicAuth(user, password),
+//	s, err := eas.NewSession(eas.SessionConfig{
+//		Config: eas.Config{
+//			URL:  "https://mail.example.com/Microsoft-Server-ActiveSync",
+//			User: user, DeviceID: device, Prepare: eas.BasicAuth(user, password),
+//		},
+//		Folders: ids, // the ServerIds to watch; none: the inbox
+//		OnSync: func(results []eas.SyncCollectionResult) {
+//			// ... use results[i].Added, Changed, Deleted
+//		},
 //	})
+//	err = s.Run(ctx)
+//
+// Run returns ctx's error when ctx ends; before, only refusals that
+// retrying cannot help: ErrAuthFailed for refused credentials,
+// ErrProvisioningRequired when the server insists on the Provision
+// command, which pushbeat does not speak, ErrNoFolders.
+//
+// What Run does, with a Client, is what an application that wants its
+// own control does:
+//
 //	folders, err := client.FolderSync(ctx) // the folders and their classes
 //	ids := []string{...}                   // the ServerIDs to watch
 //	_, err = client.Sync(ctx, ids...)      // prime them: SyncKey 0
@@ -30,16 +50,16 @@
 //		Folders: ids,
 //		Sync: func(ctx context.Context, folders []string) error {
 //			results, err := client.Sync(ctx, folders...)
-//			// ... use results[i].Added, Changed, Deleted
 //			return err
 //		},
 //	})
-//	err = loop.Run(ctx)
+//	err = loop.Run(ctx) // ErrFolderSyncRequired: FolderSync, prime, run again
 //
-// Run returns (wrapped in a transport.PingError) ErrFolderSyncRequired
-// when the server's folders changed: FolderSync, prime and run again;
-// ErrAuthFailed for refused credentials; ErrProvisioningRequired when the
-// server insists on the Provision command, which pushbeat does not speak.
+// The loop's Run returns (wrapped) ErrFolderSyncRequired when the
+// server's folders changed (Ping status 7 or 132, Sync status 8 or 12)
+// and when Syncs keep failing with a status (MaxSyncStatusFailures in a
+// row): the server's state for the device is not what the client
+// assumes, and MS-ASCMD's way out is FolderSync and the priming Sync.
 //
 // Each command is a request type with MarshalBinary and a response type
 // with UnmarshalBinary, both in the WBXML encoding of MS-ASWBXML, sent as

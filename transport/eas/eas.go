@@ -67,7 +67,8 @@ func number(n *wbxml.Node) (int, error) {
 	}
 	v, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return 0, malformed("%v is %q, not a number", n.Tag, s)
+		// The value is not quoted: it is text the server chose (T7).
+		return 0, malformed("%v is not a number of at most 32 bits (%d bytes)", n.Tag, len(s))
 	}
 	return int(v), nil
 }

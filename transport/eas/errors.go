@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pushbeat/pushbeat/transport"
 )
@@ -23,9 +24,11 @@ var (
 	ErrProvisioningRequired = errors.New("eas: provisioning required")
 	// ErrFolderSyncRequired: the server's folder hierarchy or the device's
 	// state on it is not what the request assumed (Ping status 7 or 132,
-	// Sync status 12, FolderSync status 9, or a pinged folder whose class
-	// is unknown). Run Client.FolderSync, prime the folders with
-	// Client.Sync, and start pinging again.
+	// Sync status 8 or 12, FolderSync status 9, a pinged folder whose
+	// class is unknown, or MaxSyncStatusFailures Syncs in a row answered
+	// with other statuses: see Client.Sync). Run Client.FolderSync, prime
+	// the folders with Client.Sync, and start pinging again; a Session
+	// does this itself.
 	ErrFolderSyncRequired = errors.New("eas: folder hierarchy sync required")
 )
 
@@ -42,8 +45,13 @@ type StatusError struct {
 	// Status is the status code the server sent (MS-ASCMD).
 	Status int
 	// CollectionID is the folder whose Sync failed, "" for the whole
-	// command.
+	// command. Client.Sync sets only ids its request named; Error shows
+	// at most a short excerpt of it.
 	CollectionID string
+	// Repeated is, when the error asks for FolderSync only because Syncs
+	// kept failing, how many failed with a status in a row
+	// (MaxSyncStatusFailures); zero otherwise.
+	Repeated int
 
 	kinds []error
 }
@@ -68,7 +76,10 @@ func (e *StatusError) Error() string {
 	}
 	s := "eas: " + e.Command + " status " + strconv.Itoa(e.Status) + " (" + name + ")"
 	if e.CollectionID != "" {
-		s += fmt.Sprintf(" for folder %.64q", e.CollectionID)
+		s += " for folder " + excerpt(e.CollectionID)
+	}
+	if e.Repeated > 0 {
+		s += ", " + strconv.Itoa(e.Repeated) + " failed Syncs in a row: FolderSync required"
 	}
 	return s
 }
@@ -144,7 +155,9 @@ func statusError(cmd string, status int, collection string) *StatusError {
 		}
 	case "Sync":
 		switch SyncStatus(status) {
-		case SyncFolderHierarchyChanged:
+		case SyncFolderHierarchyChanged, SyncObjectNotFound:
+			// MS-ASCMD's resolution for both: FolderSync, then Sync again.
+			// Horde answers 8 for a folder its folder cache has lost.
 			e.kinds = []error{ErrFolderSyncRequired, transport.ErrRejected}
 		case SyncServerError, SyncRetry:
 			e.kinds = []error{transport.ErrServer}
@@ -188,4 +201,36 @@ func httpError(cmd string, code int, extra ...error) error {
 // malformedAnswer describes a body that could not be decoded.
 func malformedAnswer(cmd string, err error) error {
 	return &kindError{msg: fmt.Sprintf("eas: %s answer: %v", cmd, err), kinds: []error{err, transport.ErrProtocol}}
+}
+
+// excerptLen is the most characters of a server-chosen string an error
+// shows.
+const excerptLen = 32
+
+// excerpt returns a short, quoted, printable excerpt of s, a folder id,
+// fit for an error message: at most excerptLen characters of letters,
+// digits and a few punctuation marks, anything else shown as '?', and
+// "..." when cut. Errors show only folder ids the request itself named
+// (Client.Sync drops answers about others) and no other text a server
+// chose, so that a server that echoes the request's credentials into its
+// answer cannot get them printed (SPEC T7).
+func excerpt(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	n := 0
+	for _, r := range s {
+		if n == excerptLen {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@_-.:/ ", r)):
+			b.WriteRune(r)
+		default:
+			b.WriteByte('?')
+		}
+		n++
+	}
+	b.WriteByte('"')
+	return b.String()
 }

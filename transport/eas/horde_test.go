@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -73,6 +74,15 @@ type hordeServer struct {
 	URL     string // http://127.0.0.1:PORT/Microsoft-Server-ActiveSync
 	changes string // side-channel directory
 	logPath string
+	db      string // the SQLite state
+
+	t       *testing.T
+	addr    string
+	harness string
+	dir     string
+	env     []string
+	mu      sync.Mutex
+	stop    func() // kills the running php -S and its workers; nil when down
 }
 
 // hordeConfig configures startHorde.
@@ -92,23 +102,30 @@ func startHorde(t *testing.T, cfg hordeConfig) *hordeServer {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	s := &hordeServer{changes: filepath.Join(dir, "changes"), logPath: filepath.Join(dir, "activesync.log")}
+	s := &hordeServer{changes: filepath.Join(dir, "changes"), logPath: filepath.Join(dir, "activesync.log"),
+		db: filepath.Join(dir, "state.db"), t: t, harness: harness, dir: dir}
 	if err := os.Mkdir(s.changes, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(),
+	s.env = append(os.Environ(),
 		"PHP_CLI_SERVER_WORKERS=4",
-		"PUSHBEAT_EAS_DB="+filepath.Join(dir, "state.db"),
+		"PUSHBEAT_EAS_DB="+s.db,
 		"PUSHBEAT_EAS_LOG="+s.logPath,
 		"PUSHBEAT_EAS_CHANGES="+s.changes,
 		"PUSHBEAT_EAS_PASSWORD="+cfg.password,
 		"PUSHBEAT_EAS_PROVISION_USER="+cfg.provisionUser,
 	)
 	setup := exec.Command("php", filepath.Join(harness, "setup.php"))
-	setup.Env, setup.Dir = env, dir
+	setup.Env, setup.Dir = s.env, dir
 	if out, err := setup.CombinedOutput(); err != nil {
 		t.Fatalf("creating the Horde schema: %v\n%s", err, out)
 	}
+	t.Cleanup(func() {
+		s.kill()
+		if t.Failed() {
+			s.dumpLogs(t)
+		}
+	})
 
 	// The port is chosen by the kernel, then handed to PHP; another
 	// process could take it in between, so retry a few times.
@@ -117,43 +134,88 @@ func startHorde(t *testing.T, cfg hordeConfig) *hordeServer {
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := "127.0.0.1:" + strconv.Itoa(port)
-		outPath := filepath.Join(dir, "server.out")
-		out, err := os.Create(outPath)
-		if err != nil {
-			t.Fatal(err)
+		s.addr = "127.0.0.1:" + strconv.Itoa(port)
+		err = s.start()
+		if err == nil {
+			break
 		}
-		cmd := exec.Command("php", "-S", addr, filepath.Join(harness, "router.php"))
-		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = env, dir, out, out
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			out.Close()
-			t.Fatalf("starting php -S: %v", err)
+		if attempt == 3 {
+			t.Fatalf("Horde server did not start: %v", err)
 		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		stop := func() {
-			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the server and its workers
-			<-exited
-			out.Close()
+		t.Logf("attempt %d: %v", attempt, err)
+	}
+	s.URL = "http://" + s.addr + "/Microsoft-Server-ActiveSync"
+	return s
+}
+
+// start runs php -S on s.addr and waits until it answers.
+func (s *hordeServer) start() error {
+	outPath := filepath.Join(s.dir, "server.out")
+	out, err := os.OpenFile(outPath, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("php", "-S", s.addr, filepath.Join(s.harness, "router.php"))
+	cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = s.env, s.dir, out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("starting php -S: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	stop := func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the server and its workers
+		<-exited
+		out.Close()
+	}
+	if err := waitReady(s.addr, exited); err != nil {
+		stop()
+		log, _ := os.ReadFile(outPath)
+		return fmt.Errorf("%w\n%s", err, log)
+	}
+	s.mu.Lock()
+	s.stop = stop
+	s.mu.Unlock()
+	return nil
+}
+
+// kill kills the server and its workers at once (SIGKILL to the process
+// group), as a crash or an operator's restart does: held Pings end with
+// the connection. The state on disk stays.
+func (s *hordeServer) kill() {
+	s.mu.Lock()
+	stop := s.stop
+	s.stop = nil
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+// restart starts the killed server again on the same address with the
+// same state, retrying while the port is still held.
+func (s *hordeServer) restart(t *testing.T) {
+	t.Helper()
+	var err error
+	for range 5 {
+		if err = s.start(); err == nil {
+			return
 		}
-		if err := waitReady(addr, exited); err != nil {
-			stop()
-			log, _ := os.ReadFile(outPath)
-			if attempt < 3 {
-				t.Logf("attempt %d: %v\n%s", attempt, err, log)
-				continue
-			}
-			t.Fatalf("Horde server did not start: %v\n%s", err, log)
-		}
-		t.Cleanup(func() {
-			stop()
-			if t.Failed() {
-				s.dumpLogs(t, outPath)
-			}
-		})
-		s.URL = "http://" + addr + "/Microsoft-Server-ActiveSync"
-		return s
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("restarting Horde on %s: %v", s.addr, err)
+}
+
+// forgetFolderCache makes the server lose its sync cache, where it keeps
+// the device's folder list, at the start of the next Sync (see
+// router.php): a Sync of a folder it no longer finds there is answered
+// with collection status 8 (object not found), as after a lost or reset
+// cache on a production server.
+func (s *hordeServer) forgetFolderCache(t *testing.T) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.changes, "forget-cache"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -190,8 +252,8 @@ func waitReady(addr string, exited <-chan struct{}) error {
 	return errors.New("no answer within 10s")
 }
 
-func (s *hordeServer) dumpLogs(t *testing.T, outPath string) {
-	for _, p := range []string{outPath, s.logPath} {
+func (s *hordeServer) dumpLogs(t *testing.T) {
+	for _, p := range []string{filepath.Join(s.dir, "server.out"), s.logPath} {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue

@@ -15,8 +15,8 @@ import (
 )
 
 // TestHordeActiveSync proves the EAS commands against real EAS server code
-// nobody here wrote: Horde ActiveSync 2.41.9 (issue 7). Ping status 5
-// reports the server's bounds (H8, with the exact bytes of issue 7's
+// nobody here wrote: Horde ActiveSync 2.41.9. Ping status 5
+// reports the server's bounds (H8, with the exact bytes of the recorded
 // vectors), a held Ping expires at the heartbeat (status 1), a change
 // during a Ping answers it early (status 2) and the Sync that follows
 // fetches it (T4), the empty Ping reuses the cached request, and a Ping
@@ -34,7 +34,7 @@ func TestHordeActiveSync(t *testing.T) {
 		srv.setBounds(t, 10, 120, 1)
 		c := srv.client("alice", "secret", "GOLDEN")
 		if b := mustMarshal(t, PingRequest{Heartbeat: 5 * time.Second, Folders: folders}); !bytes.Equal(b, vectors.Bytes(vectors.PingRequest)) {
-			t.Fatalf("Ping request = % x, not issue 7's vector", b)
+			t.Fatalf("Ping request = % x, not the recorded vector", b)
 		}
 		for _, tt := range []struct {
 			heartbeat time.Duration
@@ -94,7 +94,7 @@ func TestHordeActiveSync(t *testing.T) {
 				t.Fatalf("Ping with a change = %+v", resp)
 			}
 			if !bytes.Equal(r.body, vectors.Bytes(vectors.Status2)) {
-				t.Errorf("status 2 body % x, not issue 7's vector", r.body)
+				t.Errorf("status 2 body % x, not the recorded vector", r.body)
 			}
 			t.Logf("status 2 after %v (change injected at 500ms, heartbeat 10s)", r.elapsed.Round(time.Millisecond))
 			if r.elapsed >= 10*time.Second {

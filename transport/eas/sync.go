@@ -151,7 +151,7 @@ func parseCollection(n *wbxml.Node) (SyncCollectionResult, error) {
 		}
 	}
 	if !seenStatus {
-		return SyncCollectionResult{}, malformed("Sync collection %q without Status", res.CollectionID)
+		return SyncCollectionResult{}, malformed("Sync collection without Status")
 	}
 	return res, nil
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// The test vectors of issue 7.
+// The first vectors, recorded from Horde 2.41.9 when the codec was written.
 const (
 	// PingRequest: HeartbeatInterval 5, folder @Notes@ of class Notes.
 	PingRequest = "03 01 6a 00 00 0d 45 48 03 35 00 01 49 4a 4b 03 40 4e 6f 74 65 73 40 00 01 4c 03 4e 6f 74 65 73 00 01 01 01 01"

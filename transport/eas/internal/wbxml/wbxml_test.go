@@ -13,7 +13,7 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestGoldenVectors: issue 7's bytes from Horde 2.41.9, both ways.
+// TestGoldenVectors: the recorded bytes from Horde 2.41.9, both ways.
 func TestGoldenVectors(t *testing.T) {
 	notes := NewElement(PingFolder, NewText(PingID, "@Notes@"), NewText(PingClass, "Notes"))
 	tests := []struct {
@@ -54,8 +54,8 @@ func TestGoldenVectors(t *testing.T) {
 	}
 }
 
-// TestPingTokens: the Ping code page is the one issue 7 lists (MS-ASWBXML
-// code page 13), AutdState and MaxFolders included, which no golden vector
+// TestPingTokens: the Ping code page is the one MS-ASWBXML lists (code
+// page 13), AutdState and MaxFolders included, which no golden vector
 // carries.
 func TestPingTokens(t *testing.T) {
 	for _, tt := range []struct {

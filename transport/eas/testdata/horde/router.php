@@ -17,6 +17,23 @@ if ($path !== '/Microsoft-Server-ActiveSync') {
 }
 
 $db = pushbeat_db();
+// A test makes Horde lose its sync cache (the device's folder list) by
+// creating the file forget-cache in the changes directory: the next Sync
+// deletes the cache before Horde reads it. Doing it from the test while a
+// Ping is held would not do: the Ping writes its copy back when it ends.
+$forget = getenv('PUSHBEAT_EAS_CHANGES') . '/forget-cache';
+if (($_GET['Cmd'] ?? '') === 'Sync' && getenv('PUSHBEAT_EAS_CHANGES') !== false && @unlink($forget)) {
+    // Keep the hierarchy's sync key (without it Horde answers 12), drop
+    // the folders: a Sync then answers status 8 for each collection.
+    foreach ($db->selectAll('SELECT cache_devid, cache_user, cache_data FROM horde_activesync_cache') as $row) {
+        $cache = unserialize($row['cache_data']);
+        $cache['folders'] = array();
+        $cache['collections'] = array();
+        $db->update('UPDATE horde_activesync_cache SET cache_data = ? WHERE cache_devid = ? AND cache_user = ?',
+            array(serialize($cache), $row['cache_devid'], $row['cache_user']));
+    }
+    error_log('pushbeat harness: the sync cache forgot its folders');
+}
 $state = new Horde_ActiveSync_State_Sql(array('db' => $db));
 $driver = new Pushbeat_Driver(array('state' => $state, 'ping' => array()));
 $input = fopen('php://input', 'r');
