@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -126,5 +128,32 @@ func TestDovecotChangesBetweenPings(t *testing.T) {
 	}
 	if res.Elapsed > 5*time.Second {
 		t.Fatalf("the change waiting since the last ping took %v to report", res.Elapsed)
+	}
+}
+
+// TestDovecotNoKeepalive: the pinger's TCP connection has keepalive probes
+// off, even with a Dialer that asks for them (SPEC T9): a probe every 15 s
+// would keep every NAT on the path alive and the tuner could never see its
+// timeout.
+func TestDovecotNoKeepalive(t *testing.T) {
+	srv := imaptest.Start(t, imaptest.Config{})
+	p := newDovecotPinger(t, srv, func(c *Config) { c.Dialer = &net.Dialer{KeepAlive: 15 * time.Second} })
+	if _, err := ping(p, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	tc := p.sess.conn.Conn.(*net.TCPConn)
+	p.mu.Unlock()
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var on int
+	var serr error
+	if err := raw.Control(func(fd uintptr) { on, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_KEEPALIVE) }); err != nil || serr != nil {
+		t.Fatal(err, serr)
+	}
+	if on != 0 {
+		t.Fatal("SO_KEEPALIVE is on: keepalive probes would refresh the NAT during a held IDLE")
 	}
 }

@@ -74,7 +74,10 @@ type Config struct {
 	// ConnectTimeout bounds connecting, TLS, login and SELECT when that
 	// happens outside a ping's deadline. Zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
-	// Dialer dials the TCP connection. Nil means a zero net.Dialer.
+	// Dialer dials the TCP connection. Nil means a zero net.Dialer. Its
+	// keepalive settings are overridden: TCP keepalive probes stay off,
+	// since each one would refresh every NAT on the path during a held
+	// IDLE and hide the idle timeout the tuner measures (SPEC T9).
 	Dialer *net.Dialer
 }
 

@@ -58,10 +58,14 @@ func dial(ctx context.Context, cfg Config, mailbox string, deadline time.Time) (
 	if d := time.Now().Add(cfg.ConnectTimeout); d.After(deadline) {
 		deadline = d
 	}
-	dialer := cfg.Dialer
-	if dialer == nil {
-		dialer = &net.Dialer{}
+	// TCP keepalive probes off (SPEC T9): Go's default dialer sends one
+	// after 15 s of idle, which refreshes every NAT on the path and hides
+	// the idle timeout the tuner measures.
+	var dialer net.Dialer
+	if cfg.Dialer != nil {
+		dialer = *cfg.Dialer
 	}
+	dialer.KeepAlive, dialer.KeepAliveConfig = -1, net.KeepAliveConfig{Enable: false}
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	raw, err := dialer.DialContext(dctx, "tcp", cfg.Addr)
