@@ -221,6 +221,12 @@ func TestPingInformational(t *testing.T) {
 				if took > tc.req.Deadline+overrun {
 					t.Fatalf("Ping took %v, deadline %v", took, tc.req.Deadline)
 				}
+				// A protocol error comes at once, not at the deadline: the
+				// bound is half the 70 s deadline, far more than any load
+				// adds to a few local round trips.
+				if tc.kind == transport.ErrProtocol && took > tc.req.Deadline/2 {
+					t.Fatalf("protocol error after %v, want it at once (deadline %v)", took, tc.req.Deadline)
+				}
 				// A timeout comes no earlier than the deadline: a 1xx is
 				// no failure by itself.
 				if tc.kind == transport.ErrTimedOut && pe.Elapsed < tc.req.Deadline {

@@ -13,7 +13,9 @@ import (
 // is pending) over loopback, the server in this process: the transport's
 // per-ping cost on a kept-alive connection. "default" is the pinger's own
 // transport (nil HTTPConfig.Client); "own-client" is an application's
-// client (pingtest's), which the pinger checks for keepalive probes.
+// client (pingtest's), which the pinger checks for keepalive probes. Every
+// ping carries an httptrace.ClientTrace (whether an answer began, for
+// classifying errors; the connection check): 3 allocations, about 215 bytes.
 func BenchmarkHTTPPing(b *testing.B) {
 	for _, c := range []struct {
 		name      string

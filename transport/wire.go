@@ -49,14 +49,15 @@ const (
 //     KeepAliveConfig.Enable false), where Go's default dialer sends one
 //     after 15 s of idle, and DefaultDialTimeout;
 //   - speaks HTTP/1.1 only: TLS offers no "h2" through ALPN. On HTTP/2 the
-//     client answers the server's PING frames and may send its own
-//     (ReadIdleTimeout), and sends WINDOW_UPDATE and SETTINGS frames, all
-//     during a held ping; several pings would share one connection, so a
-//     stream that timed out leaves the dead connection in the pool for the
-//     next ping, where HTTP/1.1 closes it. One ping per connection at a
-//     time keeps what a middlebox sees, and what a timeout means, simple;
+//     client acknowledges the server's PING and SETTINGS frames, sends
+//     PINGs of its own if ReadIdleTimeout is set, and WINDOW_UPDATEs for
+//     other streams' data, all during a held ping; and several pings
+//     would share one connection, so a stream that timed out leaves the
+//     dead connection in the pool for the next ping, where HTTP/1.1 closes
+//     it. One ping per connection at a time keeps what a middlebox sees,
+//     and what a timeout means, simple;
 //   - bounds the answer's header, 1xx answers included, to
-//     DefaultMaxHeaderBytes (net/http's own default is 1 MiB; the answer's
+//     DefaultMaxHeaderBytes (net/http's own default is 10 MiB; the answer's
 //     body is bounded by HTTPConfig.MaxBodyBytes);
 //   - bounds the TLS handshake by DefaultTLSHandshakeTimeout, and sets no
 //     ResponseHeaderTimeout: a held ping's header is its answer, which the
@@ -123,6 +124,7 @@ func newWireCheck(client *http.Client, report func(error)) *wireCheck {
 		switch {
 		case t == http.DefaultTransport:
 			w.static = fmt.Errorf("%w: the client's Transport is http.DefaultTransport, whose dialer sends TCP keepalive probes every 30 s (start from NewHTTPTransport)", ErrNotIdle)
+		//lint:ignore SA1019 an application's transport may still set the deprecated Dial or DialTLS: then it dials its own way.
 		case t.DialContext == nil && t.Dial == nil && t.DialTLSContext == nil && t.DialTLS == nil:
 			w.static = fmt.Errorf("%w: the client's Transport has no DialContext, so Go's default dialer sends TCP keepalive probes after 15 s idle (start from NewHTTPTransport)", ErrNotIdle)
 		}
