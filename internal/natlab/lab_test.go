@@ -150,6 +150,7 @@ type ping struct {
 	outcome    string // the answer's status, or the failure's kind
 	failed     bool
 	elapsed    time.Duration
+	held       time.Duration   // how long the capture shows it held, less the margins
 	idle       []natlab.Packet // client packets while held, its own doing
 	provoked   []natlab.Packet // client packets while held, answering the router's probe
 	closing    []natlab.Packet // client packets while held, retransmitting the close of a dead connection
@@ -179,10 +180,11 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 	}
 
 	pings, changes, summary := parseEvents(t, lines, start)
+	srv := srvLines()
 	for i := range pings {
-		pings[i].idle, pings[i].provoked, pings[i].closing = heldTraffic(pkts, pings[i])
+		pings[i].held, pings[i].idle, pings[i].provoked, pings[i].closing = heldTraffic(pkts, srv, pings[i])
 	}
-	report(t, p, policy, pings, changes, summary, counters, srvLines(), lab.Evictions(), pkts, time.Since(began))
+	report(t, p, policy, pings, changes, summary, counters, srv, lab.Evictions(), pkts, time.Since(began))
 	if os.Getenv(traceEnv) == "1" {
 		trace(t, pkts, pings, start, lab.Evictions())
 	}
@@ -321,28 +323,45 @@ func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, c
 }
 
 // heldTraffic sorts the client's packets sent while a ping was held. The
-// hold is placed from the capture, not from the client's events (which a
-// busy machine can delay): it begins with the request, the first segment
-// with data the client sends on a connection after the ping starts, and
-// ends with whatever ends it on that connection: the server's answer, or a
-// FIN or RST either way (the client's close at its deadline, the router's
-// reset), or the ping's end event if that comes first. A margin at each end
-// (a tenth of the heartbeat, at most 1 s) leaves out the rest of the
-// request and its acknowledgement (milliseconds on this link), the
-// answer's acknowledgement, and a TLS close_notify just before a FIN.
-// Whatever the client sent in between is what T9 forbids (idle), except
-// two kinds it did not choose and which refresh no NAT entry: packets
-// answering a SYN from the server's side (the Reset router's probe,
-// answered with a challenge ACK), and retransmissions of the close of a
-// connection the client had already given up on (its FIN, which the router
-// drops as a forgotten flow's).
-func heldTraffic(pkts []natlab.Packet, p ping) (idle, provoked, closing []natlab.Packet) {
+// hold is placed from the capture and the server's log, which share the
+// machine's clock with it, not from the client's events (placed from their
+// arrival, and late on a busy machine). It begins with the request: the
+// last segment with data the client sent before the server had read the
+// request, or, for a request that never reached the server, the first
+// after the ping started. It ends with whatever ends it on the request's
+// connection: the server's answer, or a FIN or RST either way (the
+// client's close at its deadline, the router's reset), or the ping's end
+// event if that comes first. A margin at each end (a tenth of the
+// heartbeat, at most 1 s) leaves out the rest of the request and its
+// acknowledgement (milliseconds on this link), the answer's
+// acknowledgement, and a TLS close_notify just before a FIN. Whatever the
+// client sent in between is what T9 forbids (idle), except two kinds it did
+// not choose and which refresh no NAT entry: packets answering a SYN from
+// the server's side (the Reset router's probe, answered with a challenge
+// ACK), and retransmissions of the close of a connection the client had
+// already given up on (its FIN, which the router drops as a forgotten
+// flow's).
+func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Duration, idle, provoked, closing []natlab.Packet) {
 	margin := min(time.Second, p.interval/10)
-	i := slices.IndexFunc(pkts, func(q natlab.Packet) bool {
-		return q.Src.Addr() == natlab.ClientAddr && q.Len > 0 && !q.Time.Before(p.start)
-	})
+	i := -1
+	slack := min(500*time.Millisecond, p.interval/4)
+	if j := slices.IndexFunc(srv, func(l serverLine) bool {
+		return l.Received.After(p.start.Add(-slack)) && l.Received.Before(p.end)
+	}); j >= 0 {
+		for k := len(pkts) - 1; k >= 0; k-- {
+			if q := pkts[k]; q.Src.Addr() == natlab.ClientAddr && q.Len > 0 && !q.Time.After(srv[j].Received) {
+				i = k
+				break
+			}
+		}
+	}
 	if i < 0 {
-		return nil, nil, nil
+		i = slices.IndexFunc(pkts, func(q natlab.Packet) bool {
+			return q.Src.Addr() == natlab.ClientAddr && q.Len > 0 && !q.Time.Before(p.start)
+		})
+	}
+	if i < 0 {
+		return 0, nil, nil, nil
 	}
 	req := pkts[i]
 	from, end := req.Time.Add(margin), p.end
@@ -359,6 +378,7 @@ func heldTraffic(pkts []natlab.Packet, p ping) (idle, provoked, closing []natlab
 			break
 		}
 	}
+	span = end.Add(-margin).Sub(from)
 	for _, c := range natlab.Sent(pkts, natlab.ClientAddr, from, end.Add(-margin)) {
 		switch prev, ok := previous(pkts, c); {
 		case ok && prev.Src == c.Dst && prev.Flags&natlab.SYN != 0:
@@ -369,7 +389,7 @@ func heldTraffic(pkts []natlab.Packet, p ping) (idle, provoked, closing []natlab
 			idle = append(idle, c)
 		}
 	}
-	return idle, provoked, closing
+	return span, idle, provoked, closing
 }
 
 // closedBefore reports whether the client sent a FIN or RST on c's
@@ -436,7 +456,12 @@ func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []e
 				t.Errorf("ping %d at %v: %s after %v, want %v to %v", i+1, pg.interval, pg.outcome, pg.elapsed, lo, hi)
 			}
 		}
-		// T9: nothing from the client while a ping is held.
+		// T9: nothing from the client while a ping is held, judged over
+		// (nearly) the whole hold.
+		if want := min(pg.interval, p.nat) * 7 / 10; pg.held < want {
+			t.Errorf("ping %d at %v (%s): the capture shows it held for %v, want at least %v: the hold was not found on the wire",
+				i+1, pg.interval, pg.outcome, pg.held, want)
+		}
 		if len(pg.idle) > 0 {
 			t.Errorf("ping %d at %v (%s): the client sent %d packets while the ping was held: %s",
 				i+1, pg.interval, pg.outcome, len(pg.idle), describe(pg.idle, pkts, pg.start))
@@ -496,11 +521,11 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "%v router, NAT idle timeout %v:\n", policy, p.nat)
-	fmt.Fprintf(&b, "  #  interval  outcome     elapsed   client packets while held\n")
+	fmt.Fprintf(&b, "  #  interval  outcome     elapsed  held (capture)  client packets while held\n")
 	var held time.Duration
 	var during, provoked, closing int
 	for i, pg := range pings {
-		fmt.Fprintf(&b, "%3d  %8v  %-10s  %7.2fs  %d", i+1, pg.interval, pg.outcome, pg.elapsed.Seconds(), len(pg.idle))
+		fmt.Fprintf(&b, "%3d  %8v  %-10s  %7.2fs  %13.2fs  %d", i+1, pg.interval, pg.outcome, pg.elapsed.Seconds(), pg.held.Seconds(), len(pg.idle))
 		if len(pg.idle) > 0 {
 			fmt.Fprintf(&b, " (%s)", describe(pg.idle, pkts, pg.start))
 		}
