@@ -2,157 +2,12 @@ package backoff
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
-
-// Phase is what a user interface should say about syncing (B6).
-type Phase int
-
-const (
-	// None: no failure since the last success. A server-requested delay
-	// (X-Backoff on a good response) may still be in force.
-	None Phase = iota
-	// Initial: the first failed attempts. A friendly "we will retry
-	// automatically" state; the user may trigger one manual retry unless a
-	// server-requested delay is in force.
-	Initial
-	// Secondary: the first attempt and Policy.SecondaryAfter retries after
-	// it have failed in a row (by default, from the fourth failure on). No
-	// manual retry; warn the user that data is not syncing.
-	Secondary
-)
-
-// String returns "none", "initial" or "secondary".
-func (p Phase) String() string {
-	switch p {
-	case None:
-		return "none"
-	case Initial:
-		return "initial"
-	case Secondary:
-		return "secondary"
-	}
-	return fmt.Sprintf("Phase(%d)", int(p))
-}
-
-// Reason classifies the outcome of a request, and says why the Controller is
-// waiting.
-type Reason int
-
-const (
-	// ReasonNone: a success (any 1xx–3xx status, or resp and err both nil),
-	// or no failure to report.
-	ReasonNone Reason = iota
-	// Maintenance: 503 with a usable Retry-After (B1). The controller waits
-	// for the server's time plus fuzz.
-	Maintenance
-	// RateLimited: 429 Too Many Requests (RFC 6585). With a usable
-	// Retry-After it is server-directed like Maintenance; without one it
-	// backs off on the schedule like ServerError.
-	RateLimited
-	// ServerError: any other 5xx, or 503 without a usable Retry-After (B2).
-	// The controller backs off on the schedule at once.
-	ServerError
-	// NetworkError: an error other than context.Canceled: no connection, a
-	// timeout (context.DeadlineExceeded), a reset, a TLS failure (B3). The
-	// first in a row is retried on the normal schedule, later ones back off.
-	NetworkError
-	// ServerBackoff: the controller waits because of an X-Weave-Backoff or
-	// X-Backoff header on a response that was not itself a server-directed
-	// failure (B5). It appears in Status and WaitError; Decision.Reason
-	// classifies the response itself (a 200 with X-Backoff is ReasonNone) and
-	// Decision.Requested reports the header.
-	ServerBackoff
-	// ClientError: a 4xx other than 429. The server is healthy and the
-	// application must handle the error, so the controller neither backs off
-	// nor forgets earlier failures (an X-Backoff header on it still
-	// applies). Only Decision.Reason reports it.
-	ClientError
-	// Canceled: err is or wraps context.Canceled: the caller gave up, which
-	// says nothing about the server. No state changes (headers on a response
-	// still apply). Only Decision.Reason reports it.
-	Canceled
-	// Reconnecting: err wraps ErrInstant: the attempt ended at once without
-	// the server doing its work (a refused, reset or closed connection,
-	// nonsense, an answer that came back too soon): a server restarting or
-	// misbehaving (SPEC L1, L2). The controller waits a short, growing,
-	// random time (Policy.ReconnectBase), then, once that ladder reaches
-	// Base, backs off on the schedule. The whole ladder counts as one failed
-	// attempt for the phases (B6).
-	Reconnecting
-)
-
-// String returns the reason in lower-case words joined by hyphens, such as
-// "maintenance" or "network-error".
-func (r Reason) String() string {
-	switch r {
-	case ReasonNone:
-		return "none"
-	case Maintenance:
-		return "maintenance"
-	case RateLimited:
-		return "rate-limited"
-	case ServerError:
-		return "server-error"
-	case NetworkError:
-		return "network-error"
-	case ServerBackoff:
-		return "server-backoff"
-	case ClientError:
-		return "client-error"
-	case Canceled:
-		return "canceled"
-	case Reconnecting:
-		return "reconnecting"
-	}
-	return fmt.Sprintf("Reason(%d)", int(r))
-}
-
-// failure reports whether an outcome with this reason counts as a failed
-// attempt.
-func (r Reason) failure() bool {
-	return r == Maintenance || r == RateLimited || r == ServerError || r == NetworkError || r == Reconnecting
-}
-
-// ErrBackoff matches (errors.Is) every *WaitError: the controller refuses an
-// attempt until a later time.
-var ErrBackoff = errors.New("backoff: backing off")
-
-// ErrInstant, wrapped by the error given to Observe, says that the attempt
-// ended at once without the server doing its work: the connection was
-// refused, reset or closed on arrival, the answer was nonsense, or it came
-// back so soon that trying again at once could spin. Such an outcome is
-// classified Reconnecting (SPEC L1, L2).
-var ErrInstant = errors.New("backoff: attempt ended at once")
-
-// ErrManualRetryDenied is wrapped by the error ManualRetry returns when the
-// policy does not allow a manual retry now (B6). When a server-requested
-// delay is the cause, the error also wraps a *WaitError.
-var ErrManualRetryDenied = errors.New("backoff: manual retry not allowed")
-
-// WaitError is the error Allow returns while the Controller refuses attempts:
-// no attempt before Until, because of Reason. errors.Is(err, ErrBackoff)
-// holds for it.
-type WaitError struct {
-	Until  time.Time // the earliest time an attempt is allowed
-	Reason Reason    // why the controller waits
-}
-
-// Error says until when and why, for example "backoff: maintenance: no
-// attempt before 2025-01-01T14:11:15Z".
-func (e *WaitError) Error() string {
-	return "backoff: " + e.Reason.String() + ": no attempt before " + e.Until.Format(time.RFC3339)
-}
-
-// Is reports whether target is ErrBackoff.
-func (e *WaitError) Is(target error) bool { return target == ErrBackoff }
 
 // Decision is what Observe concluded from one outcome.
 type Decision struct {
@@ -181,38 +36,6 @@ type Decision struct {
 	// malformed, each an error naming the header and wrapping ErrMalformed
 	// (B10). Nil when nothing was ignored.
 	Ignored []error
-}
-
-// Status is a snapshot of the controller for a user interface (B7).
-type Status struct {
-	// Phase is the UI phase (B6).
-	Phase Phase
-	// Reason is why the controller is waiting while Next is set; otherwise
-	// the reason of the last failure, or ReasonNone after a success.
-	Reason Reason
-	// Failures is the number of consecutive failed attempts.
-	Failures int
-	// Next is the earliest time the next attempt is allowed, or the zero
-	// time if an attempt is allowed now. Allow returns nil exactly when Next
-	// is zero.
-	Next time.Time
-	// ManualRetryAllowed reports whether ManualRetry would succeed now.
-	ManualRetryAllowed bool
-	// Message is a one-line text for the user, such as "Server maintenance:
-	// next sync at 14:05" (times in Next's location, rounded up to the
-	// minute).
-	Message string
-}
-
-// String formats the status for logs, for example "phase=initial
-// reason=server-error failures=1 next=2025-01-01T14:20:00Z manual-retry=true".
-func (s Status) String() string {
-	next := "now"
-	if !s.Next.IsZero() {
-		next = s.Next.Format(time.RFC3339)
-	}
-	return fmt.Sprintf("phase=%s reason=%s failures=%d next=%s manual-retry=%t",
-		s.Phase, s.Reason, s.Failures, next, s.ManualRetryAllowed)
 }
 
 // Controller is the backoff state of one account, shared by every engine,
@@ -256,37 +79,41 @@ func New(p Policy) (*Controller, error) {
 // flight before the refusal: they may lengthen a server-requested wait but
 // count as a failure only if the controller had none.
 func (c *Controller) Observe(resp *http.Response, err error) Decision {
-	return c.observe(c.p.Clock.Now(), resp, err)
+	return c.ObserveOutcome(Classify(resp, err))
 }
 
+// ObserveOutcome records one attempt's outcome, as o says what happened,
+// and returns what it concluded. Observe is its shorthand for an HTTP
+// outcome; use ObserveOutcome when the outcome is known another way, such
+// as server trouble reported inside a 200 answer (a ServerError with that
+// answer's headers) or a sync callback's failure.
+func (c *Controller) ObserveOutcome(o Observation) Decision {
+	return c.observeAt(c.p.Clock.Now(), o)
+}
+
+// observe is Observe at now.
 func (c *Controller) observe(now time.Time, resp *http.Response, err error) Decision {
-	var status int
-	var h http.Header
-	if resp != nil {
-		status, h = resp.StatusCode, resp.Header
-	}
+	return c.observeAt(now, Classify(resp, err))
+}
+
+func (c *Controller) observeAt(now time.Time, o Observation) Decision {
 	var d Decision
 	var req request
-	switch {
-	case err != nil && errors.Is(err, context.Canceled):
-		d.Reason = Canceled
-	case err != nil && errors.Is(err, ErrInstant):
-		d.Reason = Reconnecting
-	case err != nil:
-		d.Reason = NetworkError
-	case status == http.StatusTooManyRequests:
+	switch o.Class {
+	case ReasonNone, ServerError, NetworkError, Reconnecting, ClientError, Canceled:
+		d.Reason = o.Class
+	case RateLimited:
 		d.Reason = RateLimited
-		req = c.retryAfter(h, now, &d)
-	case status == http.StatusServiceUnavailable:
+		req = c.retryAfter(o.Header, now, &d)
+	case Maintenance:
 		d.Reason = ServerError
-		if req = c.retryAfter(h, now, &d); req.ok {
+		if req = c.retryAfter(o.Header, now, &d); req.ok {
 			d.Reason = Maintenance
 		}
-	case status >= 500:
-		d.Reason = ServerError
-	case status >= 400:
-		d.Reason = ClientError
+	default: // not a class: a failure of unknown kind
+		d.Reason = NetworkError
 	}
+	h := o.Header
 	serverDirected := req.ok // Maintenance, or RateLimited with Retry-After
 	c.backoffHeaders(h, &req, &d)
 
@@ -384,74 +211,6 @@ func (c *Controller) unlock(now time.Time, before Status) {
 	c.mu.Unlock()
 	if !before.same(after) {
 		c.p.OnChange(before, after)
-	}
-}
-
-// request is a server-requested delay read from response headers.
-type request struct {
-	delay time.Duration // the largest usable value, capped at MaxServerDelay
-	ok    bool          // some value was usable
-}
-
-// consider adds one parsed header value to r.
-func (c *Controller) consider(r *request, d *Decision, name string, delay time.Duration, err error) {
-	switch {
-	case errors.Is(err, ErrRange):
-		delay, err = math.MaxInt64, nil // absurdly large: ask for the most we allow
-	case err != nil:
-		d.Ignored = append(d.Ignored, fmt.Errorf("%s: %w", name, err))
-		return
-	}
-	if delay > c.p.MaxServerDelay {
-		delay, d.Capped = c.p.MaxServerDelay, true
-	}
-	if !r.ok || delay > r.delay {
-		r.delay, r.ok = delay, true
-	}
-}
-
-// retryAfter reads every Retry-After value of a 503 or 429 response. An
-// HTTP-date is measured from the response's own Date header when it has a
-// valid one, so a client whose clock is off still waits as long as the
-// server meant (RFC 9110 section 10.2.3 reads the date relative to the
-// server's clock); otherwise from now.
-func (c *Controller) retryAfter(h http.Header, now time.Time, d *Decision) request {
-	var r request
-	values := h[HeaderRetryAfter]
-	if len(values) == 0 {
-		return r
-	}
-	ref := now
-	for _, v := range values {
-		if v = trimOWS(v); v != "" && !isDigit(v[0]) {
-			if date, err := http.ParseTime(trimOWS(h.Get("Date"))); err == nil {
-				ref = date
-			}
-			break
-		}
-	}
-	for _, v := range values {
-		delay, err := ParseRetryAfter(v, ref)
-		c.consider(&r, d, HeaderRetryAfter, delay, err)
-	}
-	return r
-}
-
-// backoffHeaders adds every X-Weave-Backoff and X-Backoff value to r. A
-// value may be a comma-separated list (an intermediary may have joined
-// repeated headers).
-func (c *Controller) backoffHeaders(h http.Header, r *request, d *Decision) {
-	for _, name := range [...]string{HeaderWeaveBackoff, HeaderBackoff} {
-		for _, field := range h[name] {
-			list := strings.Contains(field, ",")
-			for v := range strings.SplitSeq(field, ",") {
-				// RFC 9110 section 5.6.1: empty list elements are ignored.
-				if !list || trimOWS(v) != "" {
-					delay, err := ParseBackoffHeader(v, c.p.HeaderUnit)
-					c.consider(r, d, name, delay, err)
-				}
-			}
-		}
 	}
 }
 
@@ -603,27 +362,6 @@ func (c *Controller) manualDeniedLocked(now time.Time) string {
 	return ""
 }
 
-// SetAttemptHeader sets Policy.AttemptHeader on h to the number of the retry
-// being made, while the controller counts failures (B9): "1" for the first
-// retry after a failure, "2" for the next. It does nothing when
-// AttemptHeader is empty or there is no failure. Like http.Header.Set, it
-// needs a non-nil h.
-func (c *Controller) SetAttemptHeader(h http.Header) {
-	if n := c.attempt(); n > 0 {
-		h[c.p.AttemptHeader] = []string{strconv.Itoa(n)}
-	}
-}
-
-// attempt returns the retry number to send, or 0 for none.
-func (c *Controller) attempt() int {
-	if c.p.AttemptHeader == "" {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.failures
-}
-
 // next returns the end of the wait in force (possibly in the past).
 func (c *Controller) next() time.Time {
 	if c.serverUntil.After(c.schedUntil) {
@@ -651,63 +389,3 @@ func (c *Controller) phase() Phase {
 }
 
 func (c *Controller) random() float64 { return clampUnit(c.p.Rand()) }
-
-// same reports whether two snapshots describe the same state.
-func (s Status) same(t Status) bool {
-	return s.Phase == t.Phase && s.Reason == t.Reason && s.Failures == t.Failures &&
-		s.Next.Equal(t.Next) && s.ManualRetryAllowed == t.ManualRetryAllowed
-}
-
-// message builds Status.Message.
-func message(s Status, now time.Time) string {
-	var what string
-	switch s.Reason {
-	case Maintenance:
-		what = "Server maintenance"
-	case RateLimited:
-		what = "Server overloaded"
-	case ServerBackoff:
-		what = "Server busy"
-	case ServerError:
-		what = "Server error"
-	case NetworkError:
-		what = "Network problem"
-	case Reconnecting:
-		what = "Reconnecting"
-	default:
-		if s.Next.IsZero() {
-			return "Syncing normally"
-		}
-		what = "Waiting"
-	}
-	var b strings.Builder
-	if s.Phase == Secondary {
-		fmt.Fprintf(&b, "Data is not syncing (%d failed attempts). ", s.Failures)
-	}
-	b.WriteString(what)
-	switch {
-	case s.Next.IsZero():
-		b.WriteString(": retrying automatically")
-	case s.Phase == Initial && (s.Reason == ServerError || s.Reason == NetworkError || s.Reason == Reconnecting):
-		b.WriteString(": retrying automatically at ")
-		b.WriteString(clockTime(s.Next, now))
-	default:
-		b.WriteString(": next sync at ")
-		b.WriteString(clockTime(s.Next, now))
-	}
-	return b.String()
-}
-
-// clockTime formats t for a user as "15:04", or "Jan 2 15:04" when it is not
-// on the same day as now, rounded up to the minute so that the time shown
-// is never before the time allowed.
-func clockTime(t, now time.Time) string {
-	if r := t.Round(0).Truncate(time.Minute); !r.Equal(t) {
-		t = r.Add(time.Minute)
-	}
-	now = now.In(t.Location())
-	if y, m, d := t.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
-		return t.Format("Jan 2 15:04")
-	}
-	return t.Format("15:04")
-}

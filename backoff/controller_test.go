@@ -369,9 +369,11 @@ func TestDecisionHeaders(t *testing.T) {
 		{"empty X-Backoff is ignored and reported",
 			response(200, "X-Backoff", ""), ReasonNone, 0, 0, false, 1},
 		{"Retry-After beyond MaxServerDelay is capped",
-			response(503, "Retry-After", "864000"), Maintenance, 24 * time.Hour, 27 * time.Hour, true, 0},
+			response(503, "Retry-After", "864000"), Maintenance, 24 * time.Hour, 24 * time.Hour, true, 0},
 		{"X-Backoff overflowing time.Duration is capped, not ignored",
-			response(200, "X-Backoff", "99999999999999999999999"), ReasonNone, 24 * time.Hour, 27 * time.Hour, true, 0},
+			response(200, "X-Backoff", "99999999999999999999999"), ReasonNone, 24 * time.Hour, 24 * time.Hour, true, 0},
+		{"Retry-After just under the cap: fuzz is clipped at 24 h (B10)",
+			response(503, "Retry-After", "82800"), Maintenance, 23 * time.Hour, 23*time.Hour + 30*time.Minute, false, 0},
 		{"Retry-After date in the past means now plus fuzz (a fraction of 1 min)",
 			response(503, "Retry-After", "Wed, 01 Jan 2025 13:00:00 GMT"), Maintenance, 0, 7500 * time.Millisecond, false, 0},
 		{"Retry-After zero: now plus fuzz",
@@ -412,7 +414,7 @@ func TestDecisionHeaders(t *testing.T) {
 
 // TestMaxServerDelayConfigurable: every server-requested delay is capped at
 // Policy.MaxServerDelay when it is set, not only at the 24 h default, and
-// the decision says so (B10). Rand is mid-range: fuzz is 12.5% of the delay.
+// the decision says so; the wait, fuzz included, is exactly the cap (B10).
 func TestMaxServerDelayConfigurable(t *testing.T) {
 	const maxDelay = time.Hour
 	tests := []struct {
@@ -429,9 +431,9 @@ func TestMaxServerDelayConfigurable(t *testing.T) {
 	for i, tt := range tests {
 		c, _ := newTestController(t, Policy{MaxServerDelay: maxDelay})
 		d := c.observe(t0, tt.resp, nil)
-		if d.Reason != tt.reason || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay*9/8 {
+		if d.Reason != tt.reason || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay {
 			t.Errorf("step %d: Observe() = %+v want reason %v, requested %v, capped %v, delay %v",
-				i, d, tt.reason, maxDelay, tt.capped, maxDelay*9/8)
+				i, d, tt.reason, maxDelay, tt.capped, maxDelay)
 		}
 	}
 }

@@ -21,6 +21,12 @@
 //		...
 //	}
 //
+// Observe(resp, err) is shorthand for ObserveOutcome(Classify(resp, err)):
+// Classify is the one place that says what an HTTP status means. An
+// outcome known another way, such as server trouble reported inside a 200
+// answer, is recorded with ObserveOutcome(Observation{Class: ServerError,
+// Header: answer.Header}), never by making up a response.
+//
 // Or let an http.Client do both: client.Transport = c.Transport(nil). Wait
 // sleeps until the next attempt is allowed; Status gives a user interface
 // the phase, the reason, the number of failures, the next allowed time,
@@ -38,6 +44,7 @@
 //	network error or timeout, first in row  +1              at once: the normal schedule (B3)
 //	network error or timeout, later         +1              after the scheduled wait (B3)
 //	ended at once (err wraps ErrInstant)    1 for the run   after a reconnect step: 1-2 s, 2-4 s, ... (L1)
+//	408 (the server gave up waiting)        as a network error
 //	any other 4xx                           unchanged       unchanged: the application must handle it
 //	context.Canceled                        unchanged       unchanged: the caller gave up
 //	X-Weave-Backoff / X-Backoff, any status (no effect)     not before the header's delay plus fuzz (B5)
@@ -45,7 +52,9 @@
 // A server-requested delay d (the largest of the Retry-After, X-Weave-Backoff
 // and X-Backoff values) is capped at Policy.MaxServerDelay (24 h), then
 // becomes a uniformly random wait in [d, 1.25·d), so that a fleet told the
-// same time does not return in the same second. A success does not cancel it.
+// same time does not return in the same second. The cap holds for the wait
+// itself, fuzz included: the range is clipped at 24 h (B10). A success does
+// not cancel it.
 //
 // The scheduled wait after the n-th consecutive failure, with the default
 // Linear schedule (Base 15 min, Cap 8 h) and phases (SecondaryAfter 3):

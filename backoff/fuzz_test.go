@@ -1,6 +1,7 @@
 package backoff
 
 import (
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -8,7 +9,7 @@ import (
 
 // FuzzObserve feeds hostile header values, statuses and policies to
 // Observe: it never panics, never sets a negative wait, never waits longer
-// than the larger of Cap and MaxServerDelay·(1+Fuzz), never reports a
+// than the larger of Cap and MaxServerDelay (fuzz included), never reports a
 // requested delay above MaxServerDelay, and Status stays consistent with
 // Allow (B10).
 func FuzzObserve(f *testing.F) {
@@ -35,15 +36,15 @@ func FuzzObserve(f *testing.F) {
 				h[kv[0]] = []string{kv[1]}
 			}
 		}
-		limit := c.p.Cap
-		if m := addSat(c.p.MaxServerDelay, durationOf(c.p.Fuzz*float64(c.p.MaxServerDelay))); m > limit {
-			limit = m
-		}
+		limit := max(c.p.Cap, c.p.MaxServerDelay) // B10: the cap holds after fuzz
 		now := t0
 		for i := 0; i < 3; i++ {
 			d := c.observe(now, &http.Response{StatusCode: status, Header: h}, nil)
 			if d.Delay < 0 || d.Delay > limit {
 				t.Fatalf("step %d: Delay = %v, outside [0, %v]", i, d.Delay, limit)
+			}
+			if w := c.p.fuzzed(d.Requested, clampUnit(r)); w < d.Requested || w > c.p.MaxServerDelay {
+				t.Fatalf("step %d: fuzzed(%v) = %v, outside [%[2]v, %v]", i, d.Requested, w, c.p.MaxServerDelay)
 			}
 			if d.Requested < 0 || d.Requested > c.p.MaxServerDelay {
 				t.Fatalf("step %d: Requested = %v, outside [0, %v]", i, d.Requested, c.p.MaxServerDelay)
@@ -59,4 +60,23 @@ func FuzzObserve(f *testing.F) {
 			now = now.Add(time.Duration(i+1) * 7 * time.Minute)
 		}
 	})
+}
+
+// checkCapped observes value in header on a default controller with the
+// largest fuzz draw and fails if the wait passes the 24 h cap, fuzz
+// included (B10).
+func checkCapped(t *testing.T, header, value string) {
+	t.Helper()
+	c, err := New(Policy{Rand: func() float64 { return math.Nextafter(1, 0) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := http.StatusOK // X-Backoff applies on every response
+	if header == HeaderRetryAfter {
+		status = http.StatusServiceUnavailable
+	}
+	d := c.observe(t0, &http.Response{StatusCode: status, Header: http.Header{header: {value}}}, nil)
+	if d.Delay < 0 || d.Delay > DefaultMaxServerDelay {
+		t.Fatalf("%s: %q: wait %v, outside [0, %v]", header, value, d.Delay, DefaultMaxServerDelay)
+	}
 }

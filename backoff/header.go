@@ -22,8 +22,10 @@ const (
 	// honoured on every response.
 	HeaderBackoff = "X-Backoff"
 	// HeaderRetryAttempt is the header the seed's open question proposes for
-	// telling the server how far behind a client is (B9). Set
-	// Policy.AttemptHeader to it to send it; nothing is sent by default.
+	// telling the server how far behind a client is (B9), the one constant
+	// for it in the module. Set Policy.AttemptHeader to it to send it on
+	// requests through Transport, and transport.HTTPConfig.AttemptHeader to
+	// send it on a Loop's pings; nothing is sent by default.
 	HeaderRetryAttempt = "X-Retry-Attempt"
 )
 
@@ -34,8 +36,9 @@ const (
 const DefaultHeaderUnit = time.Second
 
 // Errors returned by ParseRetryAfter and ParseBackoffHeader, matchable with
-// errors.Is. The returned errors add the offending value (cut to a few dozen
-// bytes, so a hostile header cannot flood a log).
+// errors.Is. The returned errors say what is wrong and how long the value
+// is, but never repeat it: a server may echo a request's credentials into
+// any header, and Decision.Ignored ends up in logs (SPEC T12).
 var (
 	// ErrMalformed reports a header value that is not valid: empty, not a
 	// non-negative decimal integer (so negative numbers, fractions, signs and
@@ -141,12 +144,7 @@ func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 // trimOWS removes HTTP optional whitespace (spaces and horizontal tabs).
 func trimOWS(s string) string { return strings.Trim(s, " \t") }
 
-// maxQuoted is how much of a bad header value an error message repeats.
-const maxQuoted = 40
-
+// badValue describes a bad header value by its length only (SPEC T12).
 func badValue(sentinel error, value, why string) error {
-	if len(value) > maxQuoted {
-		value = value[:maxQuoted] + "..."
-	}
-	return fmt.Errorf("%w %q: %s", sentinel, value, why)
+	return fmt.Errorf("%w (%d bytes): %s", sentinel, len(value), why)
 }

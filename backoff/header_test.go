@@ -115,7 +115,8 @@ func TestParseErrorTruncatesValue(t *testing.T) {
 
 // FuzzParseRetryAfter: whatever the server sends, ParseRetryAfter never
 // panics, never returns a negative delay, and fails only with its sentinels
-// (B10). Delay-seconds that parse round-trip.
+// (B10). Delay-seconds that parse round-trip. A controller told the value
+// waits at most 24 h, fuzz included.
 func FuzzParseRetryAfter(f *testing.F) {
 	for _, s := range []string{
 		"0", "600", "-1", "1e9", "1.5", "", " ", "99999999999999999999",
@@ -126,6 +127,7 @@ func FuzzParseRetryAfter(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		checkCapped(t, HeaderRetryAfter, s)
 		d, err := ParseRetryAfter(s, t0)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrRange) {
@@ -149,7 +151,8 @@ func FuzzParseRetryAfter(f *testing.F) {
 }
 
 // FuzzParseBackoffHeader: X-Backoff values never panic, never go negative,
-// and agree with strconv on the values both accept (B5, B10).
+// and agree with strconv on the values both accept (B5, B10). A controller
+// told the value waits at most 24 h, fuzz included.
 func FuzzParseBackoffHeader(f *testing.F) {
 	for _, s := range []string{"0", "1800", "-1", "1e3", "0.5", "", "18446744073709551616", " 60 ", "+60"} {
 		f.Add(s, int64(time.Second))
@@ -158,6 +161,7 @@ func FuzzParseBackoffHeader(f *testing.F) {
 	f.Add("1800", int64(0))
 	f.Add("2", int64(1<<62))
 	f.Fuzz(func(t *testing.T, s string, unit int64) {
+		checkCapped(t, HeaderBackoff, s)
 		u := time.Duration(unit)
 		d, err := ParseBackoffHeader(s, u)
 		if err != nil {

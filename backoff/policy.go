@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults for the zero fields of a Policy.
@@ -22,7 +24,8 @@ const (
 	// random, so that clients told the same time do not return together (B1):
 	// up to 25% more.
 	DefaultFuzz = 0.25
-	// DefaultMaxServerDelay caps every server-requested delay (B10): 24 hours.
+	// DefaultMaxServerDelay caps every server-directed wait, fuzz included
+	// (B10): 24 hours.
 	DefaultMaxServerDelay = 24 * time.Hour
 	// DefaultReconnectBase is the first wait after an attempt that ended at
 	// once (Reason Reconnecting, SPEC L1): about a second, so that a server
@@ -54,16 +57,10 @@ const (
 	ExponentialJitter
 )
 
+var scheduleNames = [...]string{Linear: "linear", ExponentialJitter: "exponential-jitter"}
+
 // String returns "linear" or "exponential-jitter".
-func (s Schedule) String() string {
-	switch s {
-	case Linear:
-		return "linear"
-	case ExponentialJitter:
-		return "exponential-jitter"
-	}
-	return fmt.Sprintf("Schedule(%d)", int(s))
-}
+func (s Schedule) String() string { return enum.Name("Schedule", s, scheduleNames[:]) }
 
 // Policy configures a Controller. The zero Policy is the Sync client's
 // policy (SPEC B1–B10); every zero field means its default.
@@ -93,15 +90,20 @@ type Policy struct {
 	// Fuzz is the fraction of a server-requested delay (Retry-After,
 	// X-Backoff) added at random: a delay d becomes uniformly random in
 	// [d, d+Fuzz·d), or [d, d+Fuzz·Base/15) for delays shorter than Base/15
-	// (one minute by default), so that even "now" spreads a fleet. Zero
-	// means DefaultFuzz (0.25); a negative value turns fuzz off (every
-	// client told the same time returns at the same instant: not
-	// recommended). Values above 1, NaN and infinities are errors.
+	// (one minute by default), so that even "now" spreads a fleet. The range
+	// ends at MaxServerDelay at the latest. Zero means DefaultFuzz (0.25); a
+	// negative value turns fuzz off (every client told the same time returns
+	// at the same instant: not recommended). Values above 1, NaN and
+	// infinities are errors.
 	Fuzz float64
 
-	// MaxServerDelay caps every server-requested delay before fuzz is added,
-	// so the longest server-directed wait is MaxServerDelay·(1+Fuzz). Zero
-	// means DefaultMaxServerDelay (24 h). Negative is an error.
+	// MaxServerDelay caps every server-directed wait, fuzz included (B10):
+	// a requested delay above it is cut to it, and fuzz never carries a wait
+	// past it. A delay d close to the cap is therefore spread over
+	// [d, MaxServerDelay) only, and a delay at the cap gets no fuzz at all:
+	// the server's time is a floor (B1) and the cap a ceiling, and where they
+	// meet both win over spreading the fleet. Zero means
+	// DefaultMaxServerDelay (24 h). Negative is an error.
 	MaxServerDelay time.Duration
 
 	// HeaderUnit is the unit of X-Weave-Backoff and X-Backoff values. Zero
@@ -249,18 +251,24 @@ func (p *Policy) reconnectStep(n int, r float64) (time.Duration, bool) {
 }
 
 // longestServerWait is the longest server-requested wait the policy
-// allows: MaxServerDelay plus its largest fuzz.
+// allows: MaxServerDelay, fuzz included (B10).
 func (p *Policy) longestServerWait() time.Duration {
-	return p.fuzzed(p.MaxServerDelay, 1)
+	return p.MaxServerDelay
 }
 
 // fuzzed returns d plus a random extra in [0, Fuzz·max(d, Base/15)) for r
-// in [0, 1), saturating instead of overflowing. The floor (one minute with
-// the default Base, and scaled with it) keeps a server that says "now"
-// (Retry-After: 0, or a date in the past) from getting every client back in
-// the same instant, again and again.
+// in [0, 1), never more than MaxServerDelay (B10): the range, not each draw,
+// is clipped there, and a d at or above the cap is exactly the cap. The
+// floor of the extra (one minute with the default Base, and scaled with it)
+// keeps a server that says "now" (Retry-After: 0, or a date in the past)
+// from getting every client back in the same instant, again and again. For
+// a fixed r the result never shrinks as d grows.
 func (p *Policy) fuzzed(d time.Duration, r float64) time.Duration {
-	return addSat(d, uniform(0, durationOf(p.Fuzz*float64(max(d, p.Base/15))), r))
+	if d >= p.MaxServerDelay {
+		return p.MaxServerDelay
+	}
+	hi := min(addSat(d, durationOf(p.Fuzz*float64(max(d, p.Base/15)))), p.MaxServerDelay)
+	return uniform(d, hi, r)
 }
 
 // uniform maps r in [0, 1) to [lo, hi); it returns lo when hi <= lo. Float

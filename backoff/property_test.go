@@ -2,6 +2,7 @@ package backoff
 
 import (
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"testing"
@@ -55,10 +56,7 @@ func TestPropertyStateMachine(t *testing.T) {
 			Rand:           pcg(seed),
 		}
 		c, _ := newTestController(rt, policy)
-		limit := c.p.Cap
-		if m := c.p.MaxServerDelay + durationOf(c.p.Fuzz*float64(c.p.MaxServerDelay)); m > limit {
-			limit = m
-		}
+		limit := max(c.p.Cap, c.p.MaxServerDelay) // B10: the cap holds after fuzz
 		now := t0
 		var floor time.Time // the latest end of a server-requested delay seen
 		failures := 0       // the model's consecutive failure count
@@ -137,8 +135,8 @@ func TestPropertyStateMachine(t *testing.T) {
 }
 
 // TestPropertyFuzzBounds: a server-requested delay d (capped at
-// MaxServerDelay) becomes a wait in [d, d + Fuzz·max(d, 1 min)], exactly d
-// when the random draw is 0, and grows with the draw (B1, B10).
+// MaxServerDelay) becomes a wait in [d, min(d + Fuzz·max(d, 1 min), 24 h)],
+// exactly d when the random draw is 0, and grows with the draw (B1, B10).
 func TestPropertyFuzzBounds(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		secs := rapid.Int64Range(0, 400000).Draw(rt, "seconds")
@@ -163,7 +161,7 @@ func TestPropertyFuzzBounds(t *testing.T) {
 		if d1.Requested != want || d1.Capped != (time.Duration(secs)*time.Second > DefaultMaxServerDelay) {
 			rt.Fatalf("Requested = %v capped %v, want %v", d1.Requested, d1.Capped, want)
 		}
-		hi := want + durationOf(fuzz*float64(max(want, time.Minute)))
+		hi := min(want+durationOf(fuzz*float64(max(want, time.Minute))), DefaultMaxServerDelay)
 		if d1.Delay < want || d1.Delay > hi || d2.Delay < d1.Delay {
 			rt.Fatalf("delays %v (r=%v), %v (r=%v) outside [%v, %v] or decreasing", d1.Delay, r1, d2.Delay, r2, want, hi)
 		}
@@ -234,6 +232,46 @@ func TestPropertySchedule(t *testing.T) {
 			if w1 < lo || w1 >= hi {
 				rt.Fatalf("Linear scheduled(%d) = %v outside [%v, %v)", n1, w1, lo, hi)
 			}
+		}
+	})
+}
+
+// TestPropertyFuzzCap: for any policy, requested delay and draw, the fuzzed
+// wait lies in [min(d, MaxServerDelay), MaxServerDelay]: the cap holds after
+// fuzz (B10); it never shrinks as the delay or the draw grows (a larger
+// number never earns a shorter wait); and below the cap it keeps the
+// documented spread [d, d+Fuzz·max(d, Base/15)) (B1).
+func TestPropertyFuzzCap(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		p, err := Policy{
+			Base:           time.Duration(rapid.Int64Range(0, int64(24*time.Hour)).Draw(rt, "base")),
+			Cap:            48 * time.Hour,
+			MaxServerDelay: time.Duration(rapid.Int64Range(0, 1<<62).Draw(rt, "maxServer")),
+			Fuzz:           rapid.Float64Range(-1, 1).Draw(rt, "fuzz"),
+		}.withDefaults()
+		if err != nil {
+			rt.Fatal(err)
+		}
+		d1 := time.Duration(rapid.Int64Range(0, 1<<63-1).Draw(rt, "d1"))
+		d2 := time.Duration(rapid.Int64Range(int64(d1), 1<<63-1).Draw(rt, "d2"))
+		r1 := clampUnit(rapid.Float64Range(0, 1).Draw(rt, "r1"))
+		r2 := clampUnit(rapid.Float64Range(r1, 1).Draw(rt, "r2"))
+		w := p.fuzzed(d1, r1)
+		if w < min(d1, p.MaxServerDelay) || w > p.MaxServerDelay {
+			rt.Fatalf("fuzzed(%v, %v) = %v, outside [%v, %v]", d1, r1, w, min(d1, p.MaxServerDelay), p.MaxServerDelay)
+		}
+		if w2 := p.fuzzed(d2, r1); w2 < w {
+			rt.Fatalf("fuzzed(%v, %v) = %v < fuzzed(%v, %v) = %v", d2, r1, w2, d1, r1, w)
+		}
+		if w2 := p.fuzzed(d1, r2); w2 < w {
+			rt.Fatalf("fuzzed(%v, %v) = %v < fuzzed(%v, %v) = %v", d1, r2, w2, d1, r1, w)
+		}
+		spread := durationOf(p.Fuzz * float64(max(d1, p.Base/15)))
+		if d1 < p.MaxServerDelay && d1 <= math.MaxInt64-spread && d1+spread <= p.MaxServerDelay && spread > 0 && w >= d1+spread {
+			rt.Fatalf("fuzzed(%v, %v) = %v, not below d + spread %v", d1, r1, w, spread)
+		}
+		if p.longestServerWait() != p.MaxServerDelay {
+			rt.Fatalf("longestServerWait = %v, want MaxServerDelay %v", p.longestServerWait(), p.MaxServerDelay)
 		}
 	})
 }

@@ -52,3 +52,24 @@ func (t *roundTripper) CloseIdleConnections() {
 		ci.CloseIdleConnections()
 	}
 }
+
+// SetAttemptHeader sets Policy.AttemptHeader on h to the number of the retry
+// being made, while the controller counts failures (B9): "1" for the first
+// retry after a failure, "2" for the next. It does nothing when
+// AttemptHeader is empty or there is no failure. Like http.Header.Set, it
+// needs a non-nil h.
+func (c *Controller) SetAttemptHeader(h http.Header) {
+	if n := c.attempt(); n > 0 {
+		h[c.p.AttemptHeader] = []string{strconv.Itoa(n)}
+	}
+}
+
+// attempt returns the retry number to send, or 0 for none.
+func (c *Controller) attempt() int {
+	if c.p.AttemptHeader == "" {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failures
+}

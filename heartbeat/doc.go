@@ -57,8 +57,10 @@
 // Adaptive, the default, is the "tuning component [that] can change the
 // increments" the documentation allows. It remembers the lowest interval that
 // failed as a ceiling; later raises go at most half the way to it, and
-// raising stops when the gap is within Resolution (30 s). Because networks
-// change, after CeilingTTL (50) Expired round trips it probes once at the
+// raising stops when the gap is within Resolution (30 s), or within 1/32 of
+// the ceiling below 16 minutes, where 30 s is a large share of each
+// interval and so of the pings per hour. Because networks
+// change, after CeilingTTL (500) Expired round trips it probes once at the
 // ceiling plus Resolution: a surviving probe forgets the ceiling, a failed
 // one re-arms it. A failed probe is deaf for at most about two Resolutions
 // plus the Buffer, less than one of Classic's failing steps. The sequence on
@@ -85,8 +87,8 @@
 //	  18  13m0s     expired    14m52.5s  expired
 //
 // Adaptive settles at 14m52.5s, within 30 seconds of the real timeout, and
-// from then on times out once per probe (every 50 expiries, about one ping
-// in 52) instead of every third ping.
+// from then on times out once per probe (every 500 expiries, about one ping
+// in 500) instead of every third ping.
 //
 // # Where this package differs from the seed's text, and why
 //

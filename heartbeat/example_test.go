@@ -127,7 +127,7 @@ func ExampleTuner_Observe_networkLost() {
 	// Output:
 	// 18m0s -> 8m0s (network-lost)
 	// 8m0s (unchanged)
-	// 8m0s -> 18m0s (restored)
+	// 8m0s -> 18m0s (coverage-regained)
 }
 
 // The learned state is saved as JSON and restored on the next start.
@@ -141,11 +141,22 @@ func ExampleTuner_Restore() {
 	next, _ := heartbeat.New(heartbeat.Config{})
 	fmt.Println(next.Restore(saved))
 
-	_, err := next.Restore([]byte(`{"version":9}`))
+	_, _, err := next.Restore([]byte(`{"version":9}`))
 	fmt.Println(err)
 	fmt.Println(next.Interval())
+
+	// Learned with a Max of 28 minutes, restored under a Max of 15: what
+	// fits is kept, the rest is clamped and reported.
+	narrow, _ := heartbeat.New(heartbeat.Config{Max: 15 * time.Minute})
+	change, adjusted, err := narrow.Restore(saved)
+	fmt.Println(change, err)
+	for _, a := range adjusted {
+		fmt.Println(a)
+	}
 	// Output:
-	// 8m0s -> 18m0s (restore) <nil>
+	// 8m0s -> 18m0s (state-loaded) [] <nil>
 	// heartbeat: invalid state: version 9, want 1
 	// 18m0s
+	// 8m0s -> 15m0s (state-loaded) <nil>
+	// network "": interval 18m0s clamped to 15m0s
 }

@@ -119,7 +119,7 @@ func TestPropertyInvariants(t *testing.T) {
 			}
 			// An outcome moves the interval up only by a raise (at most
 			// Increment, above) or by restoring it after coverage returns.
-			if o.kind == 0 && ch.To > ch.From && ch.Reason != heartbeat.ReasonConfirmed && ch.Reason != heartbeat.ReasonRestored {
+			if o.kind == 0 && ch.To > ch.From && ch.Reason != heartbeat.ReasonConfirmed && ch.Reason != heartbeat.ReasonCoverageRegained {
 				t.Fatalf("step %d: %v moved the interval up: %v", i, o.outcome, ch)
 			}
 			if o.kind == 0 && o.outcome == heartbeat.KnownCause && string(before) != string(after) {
@@ -252,8 +252,8 @@ func TestPropertyStateRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		b, _ := heartbeat.New(cfg)
-		if _, err := b.Restore(doc); err != nil {
-			t.Fatalf("Restore of our own document: %v\n%s", err, doc)
+		if _, adjusted, err := b.Restore(doc); err != nil || adjusted != nil {
+			t.Fatalf("Restore of our own document: %v, adjusted %q\n%s", err, adjusted, doc)
 		}
 		for i, n := 0, rapid.IntRange(0, 100).Draw(t, "future"); i < n; i++ {
 			o := genOp(t, "future")
@@ -295,7 +295,7 @@ func TestPropertyRestoreGarbage(t *testing.T) {
 // checkRestore restores data into tr and checks the H12 contract.
 func checkRestore(t interface{ Fatalf(string, ...any) }, tr *heartbeat.Tuner, data []byte) {
 	before, _ := tr.MarshalJSON()
-	_, err := tr.Restore(data)
+	_, _, err := tr.Restore(data)
 	after, _ := tr.MarshalJSON()
 	if err != nil {
 		if !errors.Is(err, heartbeat.ErrInvalidState) {
@@ -311,7 +311,33 @@ func checkRestore(t interface{ Fatalf(string, ...any) }, tr *heartbeat.Tuner, da
 		t.Fatalf("restored interval %v outside [%v, %v]", s.Interval, s.Min, s.Max)
 	}
 	// What was accepted must survive its own round trip.
-	if _, err := tr.Restore(after); err != nil {
-		t.Fatalf("accepted state does not restore again: %v\n%s", err, after)
+	if _, adjusted, err := tr.Restore(after); err != nil || adjusted != nil {
+		t.Fatalf("accepted state does not restore again as it is: %v, adjusted %q\n%s", err, adjusted, after)
 	}
+}
+
+// TestPropertyRestoreOtherConfig checks H12 across configurations: a
+// tuner's own document restored under any other configuration is never
+// refused; the result lies within the new bounds, keeps the current
+// network, and restores again as it is (nothing left to adjust).
+func TestPropertyRestoreOtherConfig(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		a := withHistory(t, genConfig(t), 60)
+		doc, _ := a.MarshalJSON()
+		cfg := genConfig(t)
+		b, _ := heartbeat.New(cfg)
+		_, adjusted, err := b.Restore(doc)
+		if err != nil {
+			t.Fatalf("Restore under another configuration: %v\n%s", err, doc)
+		}
+		s := b.Snapshot()
+		if s.Interval < s.Min || s.Interval > s.Max || s.Network != a.Snapshot().Network {
+			t.Fatalf("restored %+v from %s (adjusted %q)", s, doc, adjusted)
+		}
+		again, _ := heartbeat.New(cfg)
+		after, _ := b.MarshalJSON()
+		if _, adj, err := again.Restore(after); err != nil || adj != nil {
+			t.Fatalf("the fitted state does not restore as it is: %v, %q\n%s", err, adj, after)
+		}
+	})
 }

@@ -101,39 +101,66 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 	return json.Marshal(doc)
 }
 
-// UnmarshalJSON restores state written by MarshalJSON; see Restore. It lets a
-// Tuner be a field of a larger JSON document. The Tuner must have been made
-// by New.
+// UnmarshalJSON is Restore for encoding/json, defined by it the way
+// rate.Allow is AllowN: it exists only so that a Tuner inside a larger JSON
+// document restores with it (without it encoding/json would decode nothing
+// into a Tuner, silently). It drops the change and the adjustments; call
+// Restore to see them. The Tuner must have been made by New.
 func (t *Tuner) UnmarshalJSON(data []byte) error {
-	_, err := t.Restore(data)
+	_, _, err := t.Restore(data)
 	return err
 }
 
 // Restore replaces the tuner's learned state with a document written by
-// MarshalJSON and returns the resulting change of the current interval. A
-// document that is corrupt, of another version, or out of this tuner's
-// bounds returns an error wrapping ErrInvalidState and leaves the tuner
-// unchanged (SPEC H12).
-func (t *Tuner) Restore(data []byte) (Change, error) {
+// MarshalJSON and returns the resulting change of the current interval
+// (SPEC H12).
+//
+// A document that is corrupt, of another version, or inconsistent in itself
+// (a network listed twice, a current network that is not listed, a raise
+// that is not above the interval before it, an empty server range, a
+// counter or duration beyond what a tuner can reach) returns an error
+// wrapping ErrInvalidState and leaves the tuner unchanged.
+//
+// A sound document written under other bounds (another Min, Max or
+// MaxNetworks) is restored as far as it fits, so that a changed
+// configuration does not throw away what was learned. Each adjustment is
+// reported in adjusted, one note per line, for example
+//
+//	network "wifi:Home": interval 20m0s clamped to 10m0s
+//
+// and adjusted is nil when the document fit as it was. The rules:
+//
+//   - an interval above this tuner's maximum is cut to it (the path survived
+//     longer, so it survives the maximum); one below its minimum is raised
+//     to it, with its confirmation streak and floor timeouts reset;
+//   - the interval before an unproven raise is clamped the same way, and
+//     dropped where it would no longer be below the interval; the best
+//     confirmed interval and the one remembered for coverage's return are
+//     kept as they are (the tuner clamps them when it uses them);
+//   - with more networks than MaxNetworks, the least recently used are
+//     dropped, never the current one;
+//   - server bounds that do not overlap the device range any more are
+//     dropped (the server states them again).
+func (t *Tuner) Restore(data []byte) (_ Change, adjusted []string, _ error) {
 	if t == nil || t.networks == nil {
-		return Change{}, fmt.Errorf("%w: Restore on a Tuner not made by New", ErrInvalidState)
+		return Change{}, nil, fmt.Errorf("%w: Restore on a Tuner not made by New", ErrInvalidState)
 	}
 	doc, err := decodeState(data)
 	if err != nil {
-		return Change{}, err
+		return Change{}, nil, err
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	lo, hi, networks, cur, err := t.validateState(doc)
+	st, err := t.validateState(doc)
 	if err != nil {
-		return Change{}, err
+		return Change{}, nil, err
 	}
 	from := t.cur.interval
-	t.serverMin, t.serverMax = time.Duration(doc.ServerMin), time.Duration(doc.ServerMax)
-	t.lo, t.hi = lo, hi
-	t.networks, t.cur = networks, cur
+	t.serverMin, t.serverMax = st.serverMin, st.serverMax
+	t.lo, t.hi = st.lo, st.hi
+	t.networks, t.cur = st.networks, st.cur
 	t.clock = uint64(len(doc.Networks))
-	return t.change(from, ReasonRestore), nil
+	return t.change(from, ReasonStateLoaded), st.adjusted, nil
 }
 
 func decodeState(data []byte) (stateDoc, error) {
@@ -159,46 +186,86 @@ func decodeState(data []byte) (stateDoc, error) {
 	return doc, nil
 }
 
-// validateState checks doc against t's configuration and builds the state it
-// describes without touching t. The caller holds t.mu.
-func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[string]*network, cur *network, err error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidState}, args...)...)
+// restoredState is what validateState builds from a document.
+type restoredState struct {
+	serverMin, serverMax time.Duration
+	lo, hi               time.Duration
+	networks             map[string]*network
+	cur                  *network
+	adjusted             []string
+}
+
+// validateState checks doc for soundness, fits it to t's configuration and
+// builds the state it describes without touching t. The caller holds t.mu.
+func (t *Tuner) validateState(doc stateDoc) (restoredState, error) {
+	bad := func(format string, args ...any) (restoredState, error) {
+		return restoredState{}, fmt.Errorf("%w: "+format, append([]any{ErrInvalidState}, args...)...)
 	}
-	smin, smax := time.Duration(doc.ServerMin), time.Duration(doc.ServerMax)
-	if smax > 0 && smin > smax {
-		return 0, 0, nil, nil, bad("server range [%v, %v] is empty", smin, smax)
+	var st restoredState
+	note := func(format string, args ...any) { st.adjusted = append(st.adjusted, fmt.Sprintf(format, args...)) }
+
+	// Soundness first: nothing here depends on this tuner's bounds.
+	st.serverMin, st.serverMax = time.Duration(doc.ServerMin), time.Duration(doc.ServerMax)
+	switch {
+	case st.serverMax > 0 && st.serverMin > st.serverMax:
+		return bad("server range [%v, %v] is empty", st.serverMin, st.serverMax)
+	case st.serverMin > MaxInterval || st.serverMax > MaxInterval:
+		return bad("a server bound exceeds %v", MaxInterval)
+	case len(doc.Networks) == 0 || len(doc.Networks) > maxCount:
+		return bad("%d networks, want 1 to %d", len(doc.Networks), maxCount)
 	}
-	lo, hi = effectiveBounds(t.cfg, smin, smax)
-	if lo > hi {
-		return 0, 0, nil, nil, bad("server range [%v, %v] does not overlap the device range [%v, %v]",
-			smin, formatMax(smax), t.cfg.Min, t.cfg.Max)
-	}
-	if len(doc.Networks) == 0 || len(doc.Networks) > t.cfg.MaxNetworks {
-		return 0, 0, nil, nil, bad("%d networks, want 1 to %d", len(doc.Networks), t.cfg.MaxNetworks)
-	}
-	inRange := func(d jsonDuration) bool { return time.Duration(d) >= lo && time.Duration(d) <= hi }
 	atMost := func(d jsonDuration) bool { return time.Duration(d) <= MaxInterval }
-	networks = make(map[string]*network, len(doc.Networks))
+	seen := make(map[string]bool, len(doc.Networks))
+	current := false
 	for i, nd := range doc.Networks {
 		where := fmt.Sprintf("network %q", nd.ID)
 		switch {
 		case len(nd.ID) > maxNetworkIDLen || !utf8.ValidString(nd.ID):
-			return 0, 0, nil, nil, bad("network %d: identity is not valid UTF-8 of at most %d bytes", i, maxNetworkIDLen)
-		case networks[nd.ID] != nil:
-			return 0, 0, nil, nil, bad("%s listed twice", where)
-		case !inRange(nd.Interval):
-			return 0, 0, nil, nil, bad("%s: interval %v outside [%v, %v]", where, time.Duration(nd.Interval), lo, hi)
-		case nd.Previous != 0 && (!inRange(nd.Previous) || nd.Previous >= nd.Interval):
-			return 0, 0, nil, nil, bad("%s: previous interval %v is not below the raised interval %v within bounds",
+			return bad("network %d: identity is not valid UTF-8 of at most %d bytes", i, maxNetworkIDLen)
+		case seen[nd.ID]:
+			return bad("%s listed twice", where)
+		case nd.Interval <= 0:
+			return bad("%s: interval %v is not positive", where, time.Duration(nd.Interval))
+		case nd.Previous != 0 && nd.Previous >= nd.Interval:
+			return bad("%s: previous interval %v is not below the raised interval %v",
 				where, time.Duration(nd.Previous), time.Duration(nd.Interval))
-		case !atMost(nd.Previous) || !atMost(nd.Confirmed) || !atMost(nd.Remembered) || !atMost(nd.Ceiling):
-			return 0, 0, nil, nil, bad("%s: a duration exceeds %v", where, MaxInterval)
+		case !atMost(nd.Interval) || !atMost(nd.Previous) || !atMost(nd.Confirmed) || !atMost(nd.Remembered) || !atMost(nd.Ceiling):
+			return bad("%s: a duration exceeds %v", where, MaxInterval)
 		case nd.Streak < 0 || nd.Streak > maxCount || nd.FloorFails < 0 || nd.FloorFails > maxCount ||
 			nd.Stable < 0 || nd.Stable > maxCount:
-			return 0, 0, nil, nil, bad("%s: a counter is outside [0, %d]", where, maxCount)
+			return bad("%s: a counter is outside [0, %d]", where, maxCount)
 		}
-		networks[nd.ID] = &network{
+		seen[nd.ID] = true
+		current = current || nd.ID == doc.Network
+	}
+	if !current {
+		return bad("current network %q is not among the networks", doc.Network)
+	}
+
+	// Then fit it to this configuration.
+	st.lo, st.hi = effectiveBounds(t.cfg, st.serverMin, st.serverMax)
+	if st.lo > st.hi {
+		note("server range [%v, %v] dropped: it does not overlap the device range [%v, %v]",
+			st.serverMin, formatMax(st.serverMax), t.cfg.Min, t.cfg.Max)
+		st.serverMin, st.serverMax = 0, 0
+		st.lo, st.hi = effectiveBounds(t.cfg, 0, 0)
+	}
+	list := doc.Networks
+	if excess := len(list) - t.cfg.MaxNetworks; excess > 0 {
+		kept := make([]networkDoc, 0, t.cfg.MaxNetworks)
+		for _, nd := range list { // least recently used first: drop from the front
+			if excess > 0 && nd.ID != doc.Network {
+				note("network %q dropped: more than %d networks", nd.ID, t.cfg.MaxNetworks)
+				excess--
+				continue
+			}
+			kept = append(kept, nd)
+		}
+		list = kept
+	}
+	st.networks = make(map[string]*network, len(list))
+	for i, nd := range list {
+		n := &network{
 			id:         nd.ID,
 			interval:   time.Duration(nd.Interval),
 			prev:       time.Duration(nd.Previous),
@@ -211,10 +278,32 @@ func (t *Tuner) validateState(doc stateDoc) (lo, hi time.Duration, networks map[
 			stable:     nd.Stable,
 			used:       uint64(i + 1),
 		}
+		st.fit(n, note)
+		st.networks[nd.ID] = n
 	}
-	cur = networks[doc.Network]
-	if cur == nil {
-		return 0, 0, nil, nil, bad("current network %q is not among the networks", doc.Network)
+	st.cur = st.networks[doc.Network]
+	return st, nil
+}
+
+// fit clamps n's interval, and the one before an unproven raise, to
+// [st.lo, st.hi], noting every change.
+func (st *restoredState) fit(n *network, note func(string, ...any)) {
+	where := fmt.Sprintf("network %q", n.id)
+	clamp := func(d time.Duration) time.Duration { return min(max(d, st.lo), st.hi) }
+	if c := clamp(n.interval); c != n.interval {
+		note("%s: interval %v clamped to %v", where, n.interval, c)
+		if c > n.interval {
+			n.streak, n.floorFails = 0, 0 // nothing was proven at c
+		}
+		n.interval = c
 	}
-	return lo, hi, networks, cur, nil
+	if n.prev != 0 {
+		if c := clamp(n.prev); c >= n.interval {
+			note("%s: interval before the unproven raise (%v) dropped", where, n.prev)
+			n.prev = 0
+		} else if c != n.prev {
+			note("%s: interval before the unproven raise %v clamped to %v", where, n.prev, c)
+			n.prev = c
+		}
+	}
 }

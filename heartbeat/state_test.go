@@ -45,9 +45,9 @@ func TestStateRoundTrip(t *testing.T) {
 	a := learned(t)
 	doc := marshal(t, a)
 	b := newTuner(t, heartbeat.Config{})
-	ch, err := b.Restore([]byte(doc))
-	if err != nil {
-		t.Fatalf("Restore: %v\n%s", err, doc)
+	ch, adjusted, err := b.Restore([]byte(doc))
+	if err != nil || adjusted != nil {
+		t.Fatalf("Restore: %v, adjusted %q\n%s", err, adjusted, doc)
 	}
 	if ch.From != 8*time.Minute || ch.To != a.Interval() {
 		t.Fatalf("Restore change = %v, want 8m -> %v", ch, a.Interval())
@@ -97,7 +97,7 @@ func TestStateRoundTrip(t *testing.T) {
 }
 
 // TestRestoreRejects checks SPEC H12: a corrupt, unknown-version or
-// out-of-bounds document is an error and leaves the tuner unchanged.
+// inconsistent document is an error and leaves the tuner unchanged.
 func TestRestoreRejects(t *testing.T) {
 	valid := marshal(t, learned(t))
 	edit := func(old, new string) string {
@@ -118,9 +118,6 @@ func TestRestoreRejects(t *testing.T) {
 		{"trailing data", valid + "{}", "after the document"},
 		{"bad duration", edit(`"interval":"15m30s"`, `"interval":"thirteen"`), "invalid duration"},
 		{"negative duration", edit(`"interval":"15m30s"`, `"interval":"-13m0s"`), "negative"},
-		{"interval above Max", edit(`"interval":"15m30s"`, `"interval":"40m0s"`), "outside"},
-		{"interval below Min", edit(`"interval":"15m30s"`, `"interval":"1m0s"`), "outside"},
-		{"server range excludes device", edit(`"server_min":"1m0s"`, `"server_min":"30m0s"`), "does not overlap"},
 		{"server range empty", edit(`"server_max":"45m0s"`, `"server_max":"30s"`), "empty"},
 		{"missing current network", edit(`"network":"wifi:Home"`, `"network":"nowhere"`), "not among"},
 		{"duplicate network", edit(`"id":"cell:310-260"`, `"id":"wifi:Home"`), "twice"},
@@ -129,7 +126,8 @@ func TestRestoreRejects(t *testing.T) {
 		{"counter overflows int", edit(`"streak":1`, `"streak":1e30`), "cannot unmarshal"},
 		{"huge duration", edit(`"ceiling":"0s"`, `"ceiling":"2000h"`), "exceeds"},
 		{"previous not below the raised interval", edit(`"previous":"13m0s"`, `"previous":"15m30s"`), "previous interval"},
-		{"previous below the bounds", edit(`"previous":"13m0s"`, `"previous":"30s"`), "previous interval"},
+		{"zero interval", edit(`"interval":"15m30s"`, `"interval":"0s"`), "not positive"},
+		{"server bound beyond a week", edit(`"server_max":"45m0s"`, `"server_max":"2000h"`), "server bound exceeds"},
 		{"no networks", `{"version":1,"network":"","server_min":"0s","server_max":"0s","networks":[]}`, "0 networks"},
 		{"oversized", `{"version":1,"network":"` + strings.Repeat("x", 1<<20) + `"}`, "exceeds"},
 		{"long network id", edit(`"id":"cell:310-260"`, `"id":"`+strings.Repeat("n", 300)+`"`), "identity"},
@@ -139,15 +137,15 @@ func TestRestoreRejects(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := learned(t)
 			before := marshal(t, tr)
-			ch, err := tr.Restore([]byte(tc.doc))
+			ch, adjusted, err := tr.Restore([]byte(tc.doc))
 			if !errors.Is(err, heartbeat.ErrInvalidState) {
 				t.Fatalf("Restore error = %v, want ErrInvalidState", err)
 			}
 			if !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("error %q does not mention %q", err, tc.mention)
 			}
-			if ch != (heartbeat.Change{}) {
-				t.Fatalf("failed Restore reported a change: %v", ch)
+			if ch != (heartbeat.Change{}) || adjusted != nil {
+				t.Fatalf("failed Restore reported a change: %v, %q", ch, adjusted)
 			}
 			if after := marshal(t, tr); after != before {
 				t.Fatalf("failed Restore changed the state:\n%s\n%s", before, after)
@@ -156,16 +154,70 @@ func TestRestoreRejects(t *testing.T) {
 	}
 }
 
-// TestRestoreChecksThisConfig: a document valid for one configuration is out
-// of bounds for a narrower one (H12).
-func TestRestoreChecksThisConfig(t *testing.T) {
-	doc := marshal(t, learned(t))
-	narrow := newTuner(t, heartbeat.Config{Max: 10 * time.Minute})
-	if _, err := narrow.Restore([]byte(doc)); !errors.Is(err, heartbeat.ErrInvalidState) {
-		t.Fatalf("Restore into Max 10m: %v", err)
+// TestRestoreFits: a sound document written under other bounds is restored
+// as far as it fits this tuner's configuration, and every adjustment is
+// reported (H12, L5): nothing is thrown away that still fits.
+func TestRestoreFits(t *testing.T) {
+	valid := marshal(t, learned(t))
+	edit := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("document lacks %q: %s", old, valid)
+		}
+		return strings.Replace(valid, old, new, 1)
 	}
-	few := newTuner(t, heartbeat.Config{MaxNetworks: 2})
-	if _, err := few.Restore([]byte(doc)); !errors.Is(err, heartbeat.ErrInvalidState) {
-		t.Fatalf("Restore 3 networks into MaxNetworks 2: %v", err)
+	tests := []struct {
+		name     string
+		cfg      heartbeat.Config
+		doc      string
+		interval time.Duration // of the current network, wifi:Home
+		other    time.Duration // of the network "" on switching to it
+		adjusted []string
+	}{
+		{"same bounds: as it was", heartbeat.Config{}, valid, 8 * time.Minute, 15*time.Minute + 30*time.Second, nil},
+		{"lower Max: an interval above is cut to it", heartbeat.Config{Max: 10 * time.Minute}, valid, 8 * time.Minute, 10 * time.Minute, []string{
+			`network "": interval 15m30s clamped to 10m0s`,
+			`network "": interval before the unproven raise (13m0s) dropped`,
+		}},
+		{"higher Min: intervals below are raised to it", heartbeat.Config{Min: 14 * time.Minute, Default: 14 * time.Minute}, valid,
+			14 * time.Minute, 15*time.Minute + 30*time.Second, []string{
+				`network "": interval before the unproven raise 13m0s clamped to 14m0s`,
+				`network "cell:310-260": interval 8m0s clamped to 14m0s`,
+				`network "wifi:Home": interval 8m0s clamped to 14m0s`,
+			}},
+		{"fewer networks: the least recently used go, never the current", heartbeat.Config{MaxNetworks: 1}, valid, 8 * time.Minute, 8 * time.Minute, []string{
+			`network "" dropped: more than 1 networks`,
+			`network "cell:310-260" dropped: more than 1 networks`,
+		}},
+		{"interval above Max in the document", heartbeat.Config{}, edit(`"interval":"15m30s"`, `"interval":"40m0s"`), 8 * time.Minute, 28 * time.Minute, []string{
+			`network "": interval 40m0s clamped to 28m0s`,
+		}},
+		{"server range that excludes the device: dropped", heartbeat.Config{}, edit(`"server_max":"45m0s"`, `"server_max":"5m0s"`),
+			8 * time.Minute, 15*time.Minute + 30*time.Second, []string{
+				`server range [1m0s, 5m0s] dropped: it does not overlap the device range [8m0s, 28m0s]`,
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTuner(t, tc.cfg)
+			_, adjusted, err := tr.Restore([]byte(tc.doc))
+			if err != nil {
+				t.Fatalf("Restore: %v", err)
+			}
+			if strings.Join(adjusted, "\n") != strings.Join(tc.adjusted, "\n") {
+				t.Errorf("adjusted:\n%s\nwant:\n%s", strings.Join(adjusted, "\n"), strings.Join(tc.adjusted, "\n"))
+			}
+			s := tr.Snapshot()
+			if s.Network != "wifi:Home" || s.Interval != tc.interval || s.Interval < s.Min || s.Interval > s.Max {
+				t.Errorf("snapshot %+v, want wifi:Home at %v within its bounds", s, tc.interval)
+			}
+			// What was restored is this tuner's own now: it restores as it is.
+			again := newTuner(t, tc.cfg)
+			if _, adjusted, err := again.Restore([]byte(marshal(t, tr))); err != nil || adjusted != nil {
+				t.Errorf("restoring the fitted state again: %v, %q", err, adjusted)
+			}
+			if tr.SwitchNetwork(""); tr.Interval() != tc.other {
+				t.Errorf("network \"\" at %v, want %v", tr.Interval(), tc.other)
+			}
+		})
 	}
 }

@@ -57,7 +57,7 @@ const (
 	reverted  = heartbeat.ReasonReverted
 	timedOut  = heartbeat.ReasonTimedOut
 	lost      = heartbeat.ReasonNetworkLost
-	restored  = heartbeat.ReasonRestored
+	restored  = heartbeat.ReasonCoverageRegained
 )
 
 // TestTraces covers every tuning rule (H4-H7, H10). A trace whose config
@@ -326,6 +326,30 @@ func TestProbeAboveCeiling(t *testing.T) {
 	if got := tr.Snapshot().Ceiling; got != 20*minute {
 		t.Fatalf("ceiling after a failed probe = %v, want 20m", got)
 	}
+}
+
+// TestResolutionOnShortTimeouts shows Adaptive settling within 1/32 of a
+// short ceiling (H10): on a path that drops connections idle for more than
+// 4 minutes, 30 s would leave it at 3m37.5s, 10% more pings an hour than
+// the path allows; it settles at 3m57.2s instead, one probe later.
+func TestResolutionOnShortTimeouts(t *testing.T) {
+	tr := newTuner(t, heartbeat.Config{Min: minute, Default: 8 * minute})
+	s := time.Second
+	runTrace(t, tr, []step{
+		{T, minute, timedOut},                              // ceiling 8 min
+		{E, minute, none}, {E, 4*minute + 30*s, confirmed}, // half the gap
+		{T, minute, reverted}, // ceiling 4m30s
+		{E, minute, none}, {E, 2*minute + 45*s, confirmed},
+		{E, 2*minute + 45*s, none}, {E, 3*minute + 37500*time.Millisecond, confirmed},
+		// The gap, 52.5 s, is above 30 s: one more raise, which fails.
+		{E, 3*minute + 37500*time.Millisecond, none}, {E, 4*minute + 3750*time.Millisecond, confirmed},
+		{T, 3*minute + 37500*time.Millisecond, reverted}, // ceiling 4m3.75s
+		// The gap, 26.25 s, is within 30 s but above 1/32 of the ceiling
+		// (7.6 s): two more raises, both below 4 min.
+		{E, 3*minute + 37500*time.Millisecond, none}, {E, 3*minute + 50625*time.Millisecond, confirmed},
+		{E, 3*minute + 50625*time.Millisecond, none}, {E, 3*minute + 57187500*time.Microsecond, confirmed},
+		{E, 3*minute + 57187500*time.Microsecond, none}, {E, 3*minute + 57187500*time.Microsecond, none}, // settled
+	})
 }
 
 // TestUnworkable covers H9: timeouts at the floor, in a row, make push

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Outcome is what became of one ping (SPEC H3).
@@ -27,22 +29,16 @@ const (
 	NetworkLost
 )
 
-// String returns the outcome's name in lower case, e.g. "timed-out".
-func (o Outcome) String() string {
-	switch o {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case TimedOut:
-		return "timed-out"
-	case KnownCause:
-		return "known-cause"
-	case NetworkLost:
-		return "network-lost"
-	}
-	return fmt.Sprintf("Outcome(%d)", int(o))
+var outcomeNames = [...]string{
+	Expired:     "expired",
+	Changed:     "changed",
+	TimedOut:    "timed-out",
+	KnownCause:  "known-cause",
+	NetworkLost: "network-lost",
 }
+
+// String returns the outcome's name in lower case, e.g. "timed-out".
+func (o Outcome) String() string { return enum.Name("Outcome", o, outcomeNames[:]) }
 
 // Reason says why the interval changed (SPEC H13).
 type Reason int
@@ -62,38 +58,34 @@ const (
 	// ReasonNetworkLost: connectivity was lost, so the interval dropped to
 	// the minimum while the best confirmed one is remembered (H7).
 	ReasonNetworkLost
-	// ReasonRestored: coverage returned, so the remembered interval was
-	// restored at once (H7).
-	ReasonRestored
+	// ReasonCoverageRegained: coverage returned, so the remembered interval
+	// was restored at once (H7).
+	ReasonCoverageRegained
 	// ReasonServerBounds: the server's permissible range moved the interval
 	// (H8).
 	ReasonServerBounds
 	// ReasonNetworkSwitch: the tuner switched to another network's learned
 	// interval, or to the starting interval on a new network (H11).
 	ReasonNetworkSwitch
-	// ReasonRestore: learned state was restored from a document (H12).
-	ReasonRestore
+	// ReasonStateLoaded: learned state was loaded from a document (H12,
+	// Tuner.Restore).
+	ReasonStateLoaded
 )
 
 var reasonNames = [...]string{
-	ReasonNone:          "none",
-	ReasonConfirmed:     "confirmed",
-	ReasonReverted:      "reverted",
-	ReasonTimedOut:      "timed-out",
-	ReasonNetworkLost:   "network-lost",
-	ReasonRestored:      "restored",
-	ReasonServerBounds:  "server-bounds",
-	ReasonNetworkSwitch: "network-switch",
-	ReasonRestore:       "restore",
+	ReasonNone:             "none",
+	ReasonConfirmed:        "confirmed",
+	ReasonReverted:         "reverted",
+	ReasonTimedOut:         "timed-out",
+	ReasonNetworkLost:      "network-lost",
+	ReasonCoverageRegained: "coverage-regained",
+	ReasonServerBounds:     "server-bounds",
+	ReasonNetworkSwitch:    "network-switch",
+	ReasonStateLoaded:      "state-loaded",
 }
 
 // String returns the reason's name in lower case, e.g. "reverted".
-func (r Reason) String() string {
-	if r >= 0 && int(r) < len(reasonNames) {
-		return reasonNames[r]
-	}
-	return fmt.Sprintf("Reason(%d)", int(r))
-}
+func (r Reason) String() string { return enum.Name("Reason", r, reasonNames[:]) }
 
 // Change reports an interval change (SPEC H13). Reason is ReasonNone exactly
 // when From equals To.
@@ -351,8 +343,13 @@ func (t *Tuner) raise(n *network) Reason {
 			// Test the old ceiling: just above it, so that a failed probe
 			// costs little deaf time, and by at most Increment per raise.
 			step = min(step, gap+t.cfg.Resolution)
-		case gap <= t.cfg.Resolution:
-			return ReasonNone // settled just below the ceiling
+		case gap <= min(t.cfg.Resolution, n.ceiling/32):
+			// Settled just below the ceiling. On short timeouts a fixed
+			// Resolution is a large share of the interval, and pings per
+			// hour go as its inverse: settle within 1/32 of the ceiling
+			// there (7.5 s at 4 min), which the fleet simulation found
+			// worth the extra probe it costs (SPEC S5).
+			return ReasonNone
 		default:
 			step = min(step, gap/2)
 		}
@@ -409,7 +406,7 @@ func (t *Tuner) restore(n *network) Reason {
 	n.confirmed = n.interval
 	n.remembered = 0
 	n.prev, n.streak = 0, 0
-	return ReasonRestored
+	return ReasonCoverageRegained
 }
 
 // SetServerBounds records the server's permissible heartbeat range and

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
@@ -102,8 +103,8 @@ func ExampleHTTPPinger() {
 	// Output: changed [inbox] <nil> true
 }
 
-// DecodeJSON reads the default protocol's answers.
-func ExampleDecodeJSON() {
+// JSONCodec reads the default protocol's answers.
+func ExampleJSONCodec_Decode() {
 	for _, body := range []string{
 		`{"status":"expired"}`,
 		`{"status":"changed","folders":["inbox"]}`,
@@ -111,7 +112,7 @@ func ExampleDecodeJSON() {
 		`{"status":"out-of-bounds","heartbeat":600}`,
 		`{"status":"sleeping"}`,
 	} {
-		res, err := transport.DecodeJSON([]byte(body))
+		res, err := transport.JSONCodec{}.Decode(transport.Request{}, &http.Response{StatusCode: 200}, []byte(body))
 		fmt.Println(res.Status, res.Folders, res.Limit, err)
 	}
 	// Output:

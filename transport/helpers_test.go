@@ -2,6 +2,8 @@ package transport_test
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -9,10 +11,17 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/transport"
+	"github.com/pushbeat/pushbeat/transport/internal/stall"
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
 // Helpers shared by the loop, end-to-end, fault, herd and scale tests.
+
+// patience is how long a test over real sockets waits for something that
+// must happen (a ping held, the tuner settling). It bounds only a broken
+// test, never what a test asserts: a machine with a load of 24 on 2 cores
+// took 20 s for what takes 3 s alone.
+const patience = time.Minute
 
 // recorder keeps a loop's events (Config.OnEvent: add) and wakes until on
 // each new one.
@@ -159,9 +168,66 @@ func (w *waitLog) all() []announcedWait {
 // failing the test if limit of real time passes first.
 func serverUntil(t *testing.T, srv *pingtest.Server, limit time.Duration, what string, cond func(pingtest.Stats) bool) {
 	t.Helper()
-	for end := time.Now().Add(limit); !cond(srv.Stats()); time.Sleep(10 * time.Millisecond) {
+	waitFor(t, limit, what, func() bool { return cond(srv.Stats()) }, func() string { return fmt.Sprintf("server %+v", srv.Stats()) })
+}
+
+// waitFor polls cond every 10 ms until it holds, failing the test with
+// state() if limit of real time passes first. The limit only bounds a test
+// that is broken; it is never what a test asserts.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool, state func() string) {
+	t.Helper()
+	for end := time.Now().Add(limit); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(end) {
-			t.Fatalf("%s: not within %v (server %+v)", what, limit, srv.Stats())
+			t.Fatalf("%s: not within %v (%s)", what, limit, state())
 		}
 	}
+}
+
+// sendLog is an http.RoundTripper that records when each request was handed
+// to the transport: the instant a request is sent, on the client's side.
+// A server reads a request later, and on a loaded machine possibly after
+// the client has given up on it and its controller has started a wait, so
+// the server's arrival times cannot tell whether a request was sent during
+// a wait; these can.
+type sendLog struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	sent []time.Time
+}
+
+// logSends returns a copy of client whose requests s records.
+func (s *sendLog) logSends(client *http.Client) *http.Client {
+	c := *client
+	s.next = c.Transport
+	if s.next == nil {
+		s.next = http.DefaultTransport
+	}
+	c.Transport = s
+	return &c
+}
+
+func (s *sendLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	now := time.Now()
+	s.mu.Lock()
+	s.sent = append(s.sent, now)
+	s.mu.Unlock()
+	return s.next.RoundTrip(r)
+}
+
+func (s *sendLog) all() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.sent...)
+}
+
+// stallMeter returns the process's stall meter for the rest of the test.
+// Bounds on lateness in these tests are in running time (stall.Meter's
+// Running): how late something came, less the time the process did not
+// run meanwhile. A loaded machine stops clients, servers and middlebox
+// alike; it cannot stretch running time, while a ping that ignores its
+// deadline or a loop that oversleeps still does.
+func stallMeter(t *testing.T) *stall.Meter {
+	m := stall.Acquire()
+	t.Cleanup(m.Release)
+	return m
 }

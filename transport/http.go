@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 )
 
 // Defaults for HTTPConfig.
@@ -23,9 +25,6 @@ const (
 	// DefaultMaxBodyBytes bounds a ping answer's body: answers are tiny, and
 	// a hostile server must not make the client buffer without limit.
 	DefaultMaxBodyBytes = 64 << 10
-	// DefaultAttemptHeader is the header SPEC B9 suggests for telling an
-	// overloaded server how many attempts a client has failed.
-	DefaultAttemptHeader = "X-Retry-Attempt"
 )
 
 // ErrResend may be wrapped by an error from Codec.Decode to have the
@@ -44,10 +43,15 @@ type HTTPConfig struct {
 	// URL is where pings go. It must be https unless AllowInsecureHTTP.
 	URL string
 	// Client sends the pings; any http.RoundTripper plugs in through it. Nil
-	// means http.DefaultClient. The pinger uses a copy of it with no
-	// Client.Timeout (every ping has its own deadline, Request.Deadline) and
-	// with redirects refused (a ping is a POST that must reach the URL it
-	// was given; a redirect is handed to the codec, which rejects it).
+	// means a client shared by every such pinger, over NewHTTPTransport:
+	// no TCP keepalive probes, HTTP/1.1, bounded headers (SPEC T9, T10).
+	// Build your own from NewHTTPTransport too. The pinger uses a copy of
+	// it with no Client.Timeout (every ping has its own deadline,
+	// Request.Deadline) and with redirects refused (a ping is a POST that
+	// must reach the URL it was given; a redirect is handed to the codec,
+	// which rejects it). Its RoundTripper must honour the request's context,
+	// as the http.RoundTripper contract asks: the ping's deadline reaches
+	// the connection only through it.
 	Client *http.Client
 	// Codec encodes pings and decodes answers. Nil means JSONCodec.
 	Codec Codec
@@ -61,13 +65,34 @@ type HTTPConfig struct {
 	Header http.Header
 	// AttemptHeader names the header that carries Request.Attempt while
 	// backing off (SPEC B9). Empty means the attempt is not sent; use
-	// DefaultAttemptHeader to send it.
+	// backoff.HeaderRetryAttempt ("X-Retry-Attempt") to send it.
 	AttemptHeader string
 	// Prepare, if not nil, is called on every request just before it is
 	// sent, e.g. to set credentials that change over time. An error ends
 	// the ping (it is not a PingError: the loop retries under the backoff
 	// rules). Whatever it sets never appears in errors or logs.
 	Prepare func(*http.Request) error
+	// OnWarning, if not nil, is called at most once per pinger, from a
+	// goroutine calling Ping, with an error wrapping ErrNotIdle when
+	// Client's connections are not idle while a ping is held (SPEC T9).
+	// Nil means the warning is logged once through slog's default logger
+	// at Warn level. Pass something that feeds your Loop's Logger or event
+	// stream to keep them together.
+	//
+	// What is checked, for a Client of the application's (pushbeat's own
+	// default is not checked: it is known to be idle): a nil Transport or
+	// http.DefaultTransport (probes every 30 s), and an *http.Transport
+	// without any Dial function (Go's default dialer: probes after 15 s),
+	// are reported on the first ping. Otherwise, on unix systems, each
+	// fresh connection's socket is read for SO_KEEPALIVE, through TLS and
+	// through wrappers with a NetConn method, until something is found;
+	// and an answer that came over HTTP/2 is reported. What is not seen: a
+	// RoundTripper that is not net/http's and does not call the
+	// httptrace.ClientTrace hooks, connections that are not sockets or
+	// hide them, keepalive turned on after the connection was handed over,
+	// platforms other than unix (SO_KEEPALIVE is not read there), and an
+	// HTTPS proxy's own connections beyond the first hop.
+	OnWarning func(error)
 }
 
 // HTTPPinger performs pings over HTTP (SPEC T1, T2, T3, T7). It is safe for
@@ -84,6 +109,7 @@ type HTTPPinger struct {
 	header        http.Header
 	prepare       func(*http.Request) error
 	attemptHeader string
+	check         *wireCheck // nil for pushbeat's own default client
 
 	mu      sync.Mutex
 	lastEnd time.Time // when the last ping ended
@@ -111,9 +137,11 @@ func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
 	if cfg.MaxBodyBytes < 0 {
 		return nil, fmt.Errorf("transport: MaxBodyBytes %d is negative", cfg.MaxBodyBytes)
 	}
-	client := http.DefaultClient
+	client := defaultClient
+	var check *wireCheck
 	if cfg.Client != nil {
 		client = cfg.Client
+		check = newWireCheck(client, cfg.OnWarning)
 	}
 	c := *client
 	c.Timeout = 0
@@ -125,6 +153,7 @@ func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
 		maxBody: cfg.MaxBodyBytes,
 		header:  cfg.Header.Clone(),
 		prepare: cfg.Prepare,
+		check:   check,
 
 		attemptHeader: cfg.AttemptHeader,
 	}
@@ -145,6 +174,9 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	if req.Heartbeat <= 0 {
 		return Result{}, fmt.Errorf("transport: heartbeat %v is not positive", req.Heartbeat)
 	}
+	// The start comes first: the deadline timer starts after it, so a ping
+	// that timed out has run at least its deadline, Elapsed included.
+	start := time.Now()
 	deadline := req.Deadline
 	if deadline <= 0 {
 		deadline = req.Heartbeat + heartbeat.DefaultBuffer
@@ -152,7 +184,6 @@ func (p *HTTPPinger) Ping(ctx context.Context, req Request) (Result, error) {
 	pctx, cancel := context.WithTimeoutCause(ctx, deadline, errDeadline)
 	defer cancel()
 
-	start := time.Now()
 	p.dropStaleConnections(start, req.Heartbeat)
 	defer p.ended()
 	res, err := p.attempt(pctx, req, start)
@@ -200,7 +231,8 @@ func (p *HTTPPinger) ended() {
 // *PingError without its Elapsed, which Ping sets; a request that could not
 // even be built returns a plain error.
 func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time) (Result, error) {
-	hreq, err := p.codec.NewRequest(pctx, p.url, req)
+	trace, tctx := p.newTrace(pctx)
+	hreq, err := p.codec.NewRequest(tctx, p.url, req)
 	if err != nil {
 		return Result{}, fmt.Errorf("transport: encoding the ping: %w", err)
 	}
@@ -217,17 +249,30 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	}
 
 	resp, err := p.client.Do(hreq)
+	trace.done(resp)
 	if err != nil {
-		return Result{}, &PingError{Kind: classify(pctx, err), Err: unwrapURLError(err)}
+		// net/http quotes a malformed status or header line: no credential
+		// of the request, no more than a bounded message (SPEC T12).
+		cause := redact.FromRequest(hreq).Error(unwrapURLError(err))
+		return Result{}, &PingError{Kind: answerKind(pctx, err, trace.answered.Load()), Err: cause}
 	}
 	defer resp.Body.Close()
 	headersAt := time.Since(start)
 
 	switch code := resp.StatusCode; {
+	case code < 200:
+		// net/http reads past 100 Continue and the other informational
+		// answers itself (their headers count against the header limit);
+		// what reaches here is 101 Switching Protocols, whose body is the
+		// raw connection, read with no deadline at all. A ping never asks
+		// to switch protocols: closing the body closes the connection.
+		resp.Body.Close()
+		resp.Body = http.NoBody
+		return Result{}, &PingError{Kind: ErrProtocol, Response: resp, Err: fmt.Errorf("unexpected informational answer %d to a ping", code)}
 	case (code == http.StatusGatewayTimeout || code == http.StatusRequestTimeout) && headersAt < req.Heartbeat:
 		discard(resp, p.maxBody)
 		return Result{}, &PingError{Kind: ErrProxyTimeout, Response: resp}
-	case code >= 500 || code == http.StatusTooManyRequests:
+	case serverSide(backoff.Classify(resp, nil).Class): // 5xx, 429
 		discard(resp, p.maxBody)
 		return Result{}, &PingError{Kind: ErrServer, Response: resp}
 	}

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -221,7 +222,11 @@ func TestPingFailures(t *testing.T) {
 			if (pe.Response == nil && tc.status != 0) || (pe.Response != nil && pe.Response.StatusCode != tc.status) {
 				t.Fatalf("Ping %s: response %v, want status %d", tc.path, pe.Response, tc.status)
 			}
-			if took > r.Deadline+2*time.Second {
+			// Upper bound: the deadline plus overrun, a margin for a
+			// loaded machine. Lower bound for a timeout: exact, as Ping
+			// starts its clock before it arms its deadline, and the test
+			// starts its own before Ping.
+			if took > r.Deadline+overrun {
 				t.Fatalf("Ping %s took %v, deadline %v", tc.path, took, r.Deadline)
 			}
 			if pe.Elapsed <= 0 || pe.Elapsed > took {
@@ -265,7 +270,9 @@ func TestPingRefused(t *testing.T) {
 func TestPingNetworkLost(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler()) // never reached
 	defer srv.Close()
-	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL + "/ping", Client: lostClient(nil, nil), AllowInsecureHTTP: true})
+	var d lossyDialer
+	d.setLost(true)
+	p, err := transport.NewHTTPPinger(transport.HTTPConfig{URL: srv.URL + "/ping", Client: d.client(nil), AllowInsecureHTTP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +318,7 @@ func TestPingRequest(t *testing.T) {
 	srv := hostile(t)
 	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
 		c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
-		c.AttemptHeader = transport.DefaultAttemptHeader
+		c.AttemptHeader = backoff.HeaderRetryAttempt
 	})
 	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Attempt: 2}
 	res, err := p.Ping(context.Background(), r)

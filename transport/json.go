@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 )
 
 // Codec translates pings to and from a protocol carried over HTTP, so that
@@ -31,8 +33,8 @@ type Codec interface {
 	Decode(req Request, resp *http.Response, body []byte) (Result, error)
 }
 
-// JSONCodec is the default protocol (SPEC T6), documented in the README
-// and in the transport/pingtest package:
+// JSONCodec is the default protocol (SPEC T6), specified in
+// docs/protocol.md in the repository and served by transport/pingtest:
 //
 //	POST <url>
 //	Content-Type: application/json
@@ -78,31 +80,34 @@ func (JSONCodec) NewRequest(ctx context.Context, url string, req Request) (*http
 	return hr, nil
 }
 
-// Decode parses a JSON answer. Statuses other than 2xx are ErrRejected.
+// Decode parses one answer of the default protocol. Statuses other than 2xx
+// are ErrRejected. It is strict about what it needs and bounded in what it
+// accepts: a missing or unknown status, member names in another case, a
+// missing, non-positive or absurd out-of-bounds limit, folder names that
+// are not non-empty strings, or more than 10,000 folders are ErrProtocol.
+// Its errors never repeat the request's credentials (resp.Request's header
+// values, URL user and query values) and quote at most a short, sanitised
+// excerpt of what the server sent (SPEC T12); a folder name that echoes a
+// credential is ErrProtocol.
 func (JSONCodec) Decode(req Request, resp *http.Response, body []byte) (Result, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return Result{}, fmt.Errorf("%w: HTTP %d", ErrRejected, resp.StatusCode)
 	}
-	return DecodeJSON(body)
+	return decodeJSON(body, resp.Request)
 }
 
-// DecodeJSON parses one answer of the default protocol. It is strict about
-// what it needs and bounded in what it accepts: a missing or unknown status,
-// member names in another case, a missing, non-positive or absurd
-// out-of-bounds limit, folder names that are not non-empty strings, or more
-// than 10,000 folders are ErrProtocol.
-func DecodeJSON(body []byte) (Result, error) {
+// decodeJSON parses body; its errors never repeat the secrets of req, the
+// request it answers, which it gathers only when it needs them.
+func decodeJSON(body []byte, req *http.Request) (Result, error) {
+	secrets := func() redact.Secrets { return redact.FromRequest(req) }
 	// Members are read by their exact names (the protocol's names are
 	// case-sensitive; encoding/json's struct matching is not).
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(body, &members); err != nil || members == nil {
-		if err == nil {
-			err = errors.New("answer is not a JSON object")
-		}
-		return Result{}, fmt.Errorf("%w: %v", ErrProtocol, err)
+		return Result{}, fmt.Errorf("%w: answer is not a JSON object (%s)", ErrProtocol, jsonError(err))
 	}
 	var status string
-	if err := member(members, "status", &status); err != nil {
+	if err := member(members, "status", &status, "a string"); err != nil {
 		return Result{}, err
 	}
 	switch status {
@@ -111,7 +116,7 @@ func DecodeJSON(body []byte) (Result, error) {
 	case "changed":
 		var folders []*string
 		if raw, ok := members["folders"]; ok && string(raw) != "null" {
-			if err := member(members, "folders", &folders); err != nil {
+			if err := member(members, "folders", &folders, "a list of strings"); err != nil {
 				return Result{}, err
 			}
 		}
@@ -122,16 +127,22 @@ func DecodeJSON(body []byte) (Result, error) {
 			return Result{Status: Expired}, nil // SPEC T5
 		}
 		names := make([]string, len(folders))
+		s := secrets()
 		for i, f := range folders {
-			if f == nil || *f == "" {
+			switch {
+			case f == nil || *f == "":
 				return Result{}, fmt.Errorf("%w: folder %d is not a non-empty string", ErrProtocol, i)
+			case s.Echoes(*f):
+				// Folder names reach events and logs: a server cannot
+				// smuggle a credential into them (SPEC T12).
+				return Result{}, fmt.Errorf("%w: folder %d: %s", ErrProtocol, i, s.Quote(*f))
 			}
 			names[i] = *f
 		}
 		return Result{Status: Changed, Folders: names}, nil
 	case "out-of-bounds":
 		var hb float64
-		if err := member(members, "heartbeat", &hb); err != nil {
+		if err := member(members, "heartbeat", &hb, "a number"); err != nil {
 			return Result{}, fmt.Errorf("out-of-bounds answer: %w", err)
 		}
 		limit, err := seconds(hb)
@@ -140,20 +151,39 @@ func DecodeJSON(body []byte) (Result, error) {
 		}
 		return Result{Status: OutOfBounds, Limit: limit}, nil
 	}
-	return Result{}, fmt.Errorf("%w: unknown status %.40q", ErrProtocol, status)
+	return Result{}, fmt.Errorf("%w: unknown status %s", ErrProtocol, secrets().Quote(status))
 }
 
 // member decodes the member called exactly name into v; a missing or null
-// member is an error.
-func member(members map[string]json.RawMessage, name string, v any) error {
+// member is an error, and so is one that is not what (e.g. "a string").
+// The error never repeats the member's value: encoding/json's errors may
+// quote it.
+func member(members map[string]json.RawMessage, name string, v any, what string) error {
 	raw, ok := members[name]
 	if !ok || string(raw) == "null" {
 		return fmt.Errorf("%w: answer has no %q", ErrProtocol, name)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrProtocol, name, err)
+		return fmt.Errorf("%w: %q is not %s (%s)", ErrProtocol, name, what, jsonError(err))
 	}
 	return nil
+}
+
+// jsonError describes an encoding/json error without the server's text
+// (its type errors quote numbers, its syntax errors characters).
+func jsonError(err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return "null"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("syntax error at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		kind, _, _ := strings.Cut(typ.Value, " ") // "number 1e999": keep "number"
+		return "found " + kind
+	}
+	return "malformed"
 }
 
 // errLimit reports a limit that is not a usable heartbeat.

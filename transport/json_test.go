@@ -3,6 +3,7 @@ package transport_test
 import (
 	"errors"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +12,14 @@ import (
 	"github.com/pushbeat/pushbeat/transport"
 )
 
-// TestDecodeJSON covers every answer of the default protocol and the ways a
-// hostile server can get it wrong (SPEC T5, T6).
-func TestDecodeJSON(t *testing.T) {
+// decode decodes body as a 200 answer of the default protocol.
+func decode(body []byte) (transport.Result, error) {
+	return transport.JSONCodec{}.Decode(transport.Request{}, &http.Response{StatusCode: http.StatusOK}, body)
+}
+
+// TestJSONCodecDecode covers every answer of the default protocol and the
+// ways a hostile server can get it wrong (SPEC T5, T6).
+func TestJSONCodecDecode(t *testing.T) {
 	tests := []struct {
 		body string
 		want transport.Result
@@ -51,20 +57,21 @@ func TestDecodeJSON(t *testing.T) {
 		{`null`, transport.Result{}, transport.ErrProtocol},
 	}
 	for i, tc := range tests {
-		got, err := transport.DecodeJSON([]byte(tc.body))
+		got, err := decode([]byte(tc.body))
 		if !errors.Is(err, tc.err) || (tc.err == nil && err != nil) {
-			t.Fatalf("step %d: DecodeJSON(%.60s) error = %v want %v", i, tc.body, err, tc.err)
+			t.Fatalf("step %d: Decode(%.60s) error = %v want %v", i, tc.body, err, tc.err)
 		}
 		if got.Status != tc.want.Status || got.Limit != tc.want.Limit || strings.Join(got.Folders, ",") != strings.Join(tc.want.Folders, ",") {
-			t.Fatalf("step %d: DecodeJSON(%.60s) = %+v want %+v", i, tc.body, got, tc.want)
+			t.Fatalf("step %d: Decode(%.60s) = %+v want %+v", i, tc.body, got, tc.want)
 		}
 	}
 }
 
-// FuzzDecodeJSON: no input panics, and whatever is accepted is a usable
+// FuzzJSONCodecDecode: no input panics, and whatever is accepted is a usable
 // answer: a known status, a limit a heartbeat can have, folders only with
-// changes.
-func FuzzDecodeJSON(f *testing.F) {
+// changes. Errors stay short and never repeat the request's Authorization
+// value, however the body embeds it (SPEC T12).
+func FuzzJSONCodecDecode(f *testing.F) {
 	for _, s := range []string{
 		`{"status":"expired"}`,
 		`{"status":"changed","folders":["inbox","calendar"]}`,
@@ -73,14 +80,23 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"status":"out-of-bounds","heartbeat":1e400}`,
 		`{"status":"out-of-bounds","heartbeat":-0}`,
 		`{"status":"`, `null`, `[{}]`,
+		`{"status":"Fuzz-Secret-0042"}`,
+		`{"status":"changed","folders":["fuzz-secret-0042"]}`,
+		`{"status":"out-of-bounds","heartbeat":"fuzz-secret-0042"}`,
 	} {
 		f.Add([]byte(s))
 	}
+	const secret = "fuzz-secret-0042"
+	hreq, _ := http.NewRequest(http.MethodPost, "https://example.test/ping", nil)
+	hreq.Header.Set("Authorization", "Bearer "+secret)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		res, err := transport.DecodeJSON(body)
+		res, err := transport.JSONCodec{}.Decode(transport.Request{}, &http.Response{StatusCode: http.StatusOK, Request: hreq}, body)
 		if err != nil {
 			if !errors.Is(err, transport.ErrProtocol) {
 				t.Fatalf("error %v is not ErrProtocol", err)
+			}
+			if msg := strings.ToLower(err.Error()); strings.Contains(msg, secret) || len(msg) > 200 {
+				t.Fatalf("error repeats the secret or is %d bytes long: %s", len(msg), err)
 			}
 			return
 		}
@@ -94,8 +110,8 @@ func FuzzDecodeJSON(f *testing.F) {
 				t.Fatalf("changed without folders: %+v", res)
 			}
 			for _, f := range res.Folders {
-				if f == "" {
-					t.Fatalf("changed with an empty folder name: %+v", res)
+				if f == "" || strings.Contains(strings.ToLower(f), secret) {
+					t.Fatalf("changed with an empty or secret folder name: %+v", res)
 				}
 			}
 		case transport.OutOfBounds:

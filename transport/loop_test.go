@@ -98,6 +98,13 @@ func (f *fakePinger) Ping(ctx context.Context, req transport.Request) (transport
 	return r, nil
 }
 
+// pingTimes returns when each ping was sent, so far.
+func (f *fakePinger) pingTimes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]time.Time(nil), f.times...)
+}
+
 func (f *fakePinger) heartbeats() []time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -198,7 +205,7 @@ func minutes(ds []time.Duration) string {
 // Reconnecting; and that push stayed available throughout.
 func (h *harness) checkLadder(from, to int, took time.Duration) {
 	h.t.Helper()
-	times := h.pinger.times
+	times := h.pinger.pingTimes()
 	if len(times) <= to {
 		h.t.Fatalf("%d pings, want at least %d", len(times), to+1)
 	}
@@ -562,7 +569,7 @@ func TestLoopNetworkLost(t *testing.T) {
 		for _, e := range h.events.find(transport.IntervalChanged) {
 			reasons = append(reasons, e.Change.Reason.String())
 		}
-		if strings.Join(reasons, " ") != "confirmed network-lost restored" {
+		if strings.Join(reasons, " ") != "confirmed network-lost coverage-regained" {
 			t.Fatalf("reasons %v", reasons)
 		}
 	})
@@ -801,7 +808,7 @@ func TestLoopFailingPings(t *testing.T) {
 		garbage := step{took: 5 * time.Millisecond, err: transport.ErrProtocol}
 		h := startLoop(t, []step{garbage, garbage, garbage, garbage, expired}, nil, nil)
 		advance(time.Second / 2)
-		if n := len(h.pinger.times); n != 1 {
+		if n := len(h.pinger.pingTimes()); n != 1 {
 			t.Fatalf("%d pings in the first half second, want 1 and an announced wait", n)
 		}
 		advance(24 * time.Hour)
@@ -867,9 +874,7 @@ func TestLoopNoSpin(t *testing.T) {
 					start := time.Now()
 					advance(time.Minute)
 					h.stop()
-					h.pinger.mu.Lock()
-					times := h.pinger.times
-					h.pinger.mu.Unlock()
+					times := h.pinger.pingTimes()
 					var pings int
 					for i, at := range times {
 						if at.Sub(start) >= time.Minute {
@@ -889,4 +894,34 @@ func TestLoopNoSpin(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestLoopResyncOnce: after a connection closed at once the loop owes one
+// full sync, since an answer may have been lost with it (L1); a full sync
+// that runs anyway (after a timeout, T4) pays it, so the next answer does
+// not sync again.
+func TestLoopResyncOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fast := step{took: 10 * time.Millisecond, err: transport.ErrClosed}
+		h := startLoop(t, []step{fast, timeout, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want every folder once, after the timeout", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fast := step{took: 10 * time.Millisecond, err: transport.ErrClosed}
+		h := startLoop(t, []step{fast, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want every folder once, after the first answer", got)
+		}
+		// The sync comes after the answer, before the next ping.
+		times := h.pinger.pingTimes()
+		if len(times) != 4 {
+			t.Fatalf("%d pings, want 3 scripted and one that blocks", len(times))
+		}
+	})
 }

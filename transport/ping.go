@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Request is one ping's parameters.
@@ -43,18 +45,10 @@ const (
 	OutOfBounds
 )
 
+var statusNames = [...]string{Expired: "expired", Changed: "changed", OutOfBounds: "out-of-bounds"}
+
 // String returns "expired", "changed" or "out-of-bounds".
-func (s Status) String() string {
-	switch s {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case OutOfBounds:
-		return "out-of-bounds"
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
-}
+func (s Status) String() string { return enum.Name("Status", s, statusNames[:]) }
 
 // Result is what an answered ping produced.
 type Result struct {
@@ -66,11 +60,28 @@ type Result struct {
 	Limit time.Duration
 	// Elapsed is how long the ping took, from sending to the whole answer.
 	Elapsed time.Duration
+	// Silence is the longest time the connection carried no traffic in
+	// either direction while the ping was held, for pingers whose server
+	// talks during a held ping (IMAP servers send "* OK Still here" during
+	// IDLE). Each such line refreshes every middlebox on the path, so an
+	// Expired answer proves only the silence it survived, not the heartbeat
+	// (SPEC I3). Zero means the whole Elapsed was silent, as for an HTTP
+	// long poll.
+	Silence time.Duration
 	// Response is the HTTP answer's status line and header (its body has
 	// been read and closed), so that a backoff.Controller can see
 	// X-Weave-Backoff and friends on a successful answer (SPEC B5). Nil for
 	// pingers that do not speak HTTP.
 	Response *http.Response
+}
+
+// silence is the longest idle time the answer proves the path survived
+// (SPEC I3): Silence, or the whole Elapsed when the pinger reports none.
+func (r Result) silence() time.Duration {
+	if r.Silence > 0 {
+		return r.Silence
+	}
+	return r.Elapsed
 }
 
 // Pinger performs one ping. Implementations must be safe for concurrent use

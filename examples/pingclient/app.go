@@ -22,9 +22,10 @@ type app struct {
 	o     options
 	out   *reporter
 	tuner *heartbeat.Tuner
-	loop  *transport.Loop // the demo and -url; see currentLoop
+	loop  *transport.Loop // the demo, -url and -imap; see currentLoop
 	demo  *demo           // demo mode only
 	eas   *eas.Session    // -eas only
+	imap  *imapSession    // -imap only
 	hc    *http.Client    // -url and -eas
 	start time.Time
 	cfg   heartbeat.Config // the tuner's configuration, wall time
@@ -56,11 +57,18 @@ func newApp(o options, stdout io.Writer) *app {
 
 // run runs the client until ctx ends or the -duration passes.
 func (a *app) run(ctx context.Context) error {
+	if a.o.state != "" {
+		// A -state that can never work fails now, not at the first save
+		// (SPEC L5).
+		if err := statefile.Check(a.o.state); err != nil {
+			return fmt.Errorf("-state: %w", err)
+		}
+	}
 	bo, err := a.newTuner()
 	if err != nil {
 		return err
 	}
-	cfg, cleanup, err := a.connect()
+	cfg, cleanup, err := a.connect(ctx)
 	defer cleanup()
 	if err != nil {
 		return err
@@ -140,7 +148,7 @@ func (a *app) newTuner() (*backoff.Controller, error) {
 // client for -url and -eas), prints the header and loads -state. It
 // returns the loop's Pinger (none for -eas: the session has its own) and
 // what to release at the end.
-func (a *app) connect() (cfg transport.Config, cleanup func(), err error) {
+func (a *app) connect(ctx context.Context) (cfg transport.Config, cleanup func(), err error) {
 	o := a.o
 	if o.mode == demoMode {
 		if a.demo, err = startDemo(o); err != nil {
@@ -162,6 +170,16 @@ func (a *app) connect() (cfg transport.Config, cleanup func(), err error) {
 	a.loadState()
 	if o.mode != easMode {
 		cfg.Folders = o.folders
+	}
+	if o.mode == imapMode {
+		if a.imap, err = startIMAP(ctx, o, a.out); err != nil {
+			if ctx.Err() != nil {
+				err = nil // interrupted: nothing to report
+			}
+			return cfg, cleanup, err
+		}
+		cleanup = func() { a.imap.close(); a.hc.CloseIdleConnections() }
+		cfg.Pinger, cfg.Sync = a.imap.pinger, a.imap.sync(a.out)
 	}
 	return cfg, cleanup, nil
 }
@@ -224,17 +242,24 @@ func (a *app) startHelpers(ctx context.Context) (stop func()) {
 
 // loadState restores -state into the tuner, then switches to -network.
 // A corrupt file is reported (statefile moved it aside) and the run goes on
-// from the defaults.
+// from the defaults; a file learned under other bounds is kept as far as it
+// fits, and what was adjusted is reported.
 func (a *app) loadState() {
 	if p := a.o.state; p != "" {
-		if err := statefile.Load(p, a.tuner); err != nil {
+		if adjusted, err := statefile.Load(p, a.tuner); err != nil {
 			a.out.emit(record{event: "state-error", interval: a.tuner.Interval(),
 				text:   fmt.Sprintf("state    %v; starting from the defaults", err),
 				fields: []field{{"file", p}, {"error", err.Error()}}})
 		} else {
-			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(),
-				text:   fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval())),
-				fields: []field{{"file", p}}})
+			text := fmt.Sprintf("state    loaded %s: next interval %s", p, a.out.story(a.tuner.Interval()))
+			fields := []field{{"file", p}}
+			for _, adj := range adjusted {
+				text += "\n         adjusted to this run's bounds: " + adj
+			}
+			if adjusted != nil {
+				fields = append(fields, field{"adjusted", adjusted})
+			}
+			a.out.emit(record{event: "state-loaded", interval: a.tuner.Interval(), text: text, fields: fields})
 		}
 	}
 	if n := a.o.network; n != "" {

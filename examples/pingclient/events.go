@@ -8,6 +8,7 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -147,13 +148,13 @@ func (a *app) reason(ch heartbeat.Change, snap heartbeat.Snapshot) string {
 		return "down to the minimum: a ping timed out at an interval that had worked"
 	case heartbeat.ReasonNetworkLost:
 		return "down to the minimum while the network is gone; the best interval is remembered"
-	case heartbeat.ReasonRestored:
+	case heartbeat.ReasonCoverageRegained:
 		return "the network is back: the remembered interval is restored"
 	case heartbeat.ReasonServerBounds:
 		return "moved into the server's heartbeat range"
 	case heartbeat.ReasonNetworkSwitch:
 		return "switched network"
-	case heartbeat.ReasonRestore:
+	case heartbeat.ReasonStateLoaded:
 		return "restored from the state file"
 	}
 	return ch.Reason.String()
@@ -176,7 +177,7 @@ func (a *app) backoffText(kind transport.EventKind, s backoff.Status, now time.T
 		return fields, fmt.Sprintf("backoff  %s (%s): next attempt in %s", s.Reason, s.Phase, a.out.story(in))
 	}
 	return fields, fmt.Sprintf("backoff  %s\n         (%s, %s: next attempt at %s, in %s)", s.Message, s.Reason, s.Phase,
-		s.Next.Format("15:04:05"), fmtDur(in.Round(time.Second)))
+		s.Next.Format("15:04:05"), durfmt.Rounded(in.Round(time.Second)))
 }
 
 // errKind names the kind of a ping failure for humans and JSON.

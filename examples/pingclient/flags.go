@@ -14,6 +14,8 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Environment variables that carry secrets: never flags, so they do not
@@ -26,14 +28,19 @@ const (
 // Demo defaults (SPEC E1): the seed's 15-minute network, mail every hour
 // on average, 300 times faster than life (1 s stands for 5 min), for a
 // minute. At this scale the Adaptive tuner's whole story (8m, 8m, 13m,
-// 13m, 18m times out, 13m, 13m, 15m30s times out, ..., settled at
-// 14m52.5s) takes 42 to 51 s of the minute; more frequent mail interrupts
-// more pings and would push the settling past the end.
+// 13m, 18m times out, 13m, 13m, 15m30s times out, 13m, 13m, settled at
+// 14m15s) takes about 40 s of the minute; more frequent mail interrupts
+// more pings and would push the settling past the end. The demo's
+// Resolution is 2m rather than the library's 30s, so that every interval
+// the story tries is at least 30 s of story time (100 ms here) from the
+// timeout: with 30s it settled 7.5 s (25 ms here) below it and probed
+// 11.25 s (37.5 ms) above, closer than a loaded machine keeps its timers.
 const (
-	defaultScale       = 300
-	defaultIdleTimeout = 15 * time.Minute
-	defaultMail        = time.Hour
-	defaultDemoRun     = time.Minute
+	defaultScale          = 300
+	defaultIdleTimeout    = 15 * time.Minute
+	defaultDemoResolution = 2 * time.Minute
+	defaultMail           = time.Hour
+	defaultDemoRun        = time.Minute
 )
 
 // mode is what the client talks to.
@@ -43,11 +50,12 @@ const (
 	demoMode mode = iota // an embedded pingtest server behind a middlebox
 	urlMode              // a server of the default JSON protocol
 	easMode              // an Exchange ActiveSync server
+	imapMode             // an IMAP server, with IDLE
 )
 
-func (m mode) String() string {
-	return [...]string{"demo", "url", "eas"}[m]
-}
+var modeNames = [...]string{demoMode: "demo", urlMode: "url", easMode: "eas", imapMode: "imap"}
+
+func (m mode) String() string { return enum.Name("mode", m, modeNames[:]) }
 
 // options are the parsed and checked flags. Durations of the tuner and the
 // backoff policy are in story time: the demo divides them by scale.
@@ -68,6 +76,7 @@ type options struct {
 	user, device string
 	password     string // EAS, from the environment
 	auth         string // -url, from the environment
+	imap         imapOptions
 
 	scale       float64 // story seconds per second; 1 outside the demo
 	idleTimeout time.Duration
@@ -95,13 +104,17 @@ mail arriving at random, and every time scaled down by -scale so that the
 tuner's discovery of the timeout and its settling fit in about a minute.
 
 With -url https://host/path it pings a server of pushbeat's JSON long-poll
-protocol (see the transport/pingtest package); the Authorization header, if
+protocol (docs/protocol.md in the repository); the Authorization header, if
 one is needed, comes from the environment variable ` + envAuthorization + `.
 
 With -eas https://host/Microsoft-Server-ActiveSync -user NAME -device ID it
 runs Exchange ActiveSync Direct Push: FolderSync, an initial Sync of the
 pinged folders, then Ping. The password comes from the environment variable
 ` + envEASPassword + `, never from a flag.
+
+With -imap imaps://host[:port]/MAILBOX -user NAME it holds IMAP IDLE on the
+mailbox (imap:// for STARTTLS) and prints the subjects of new messages. The
+password comes from the environment variable ` + envIMAPPassword + `.
 
 Durations are Go durations (90s, 8m, 1h30m). In the demo they are story
 time: -min 8m is 8 minutes of the story, 1.6 s of the run at -scale 300.
@@ -119,6 +132,7 @@ var flagGroups = []struct {
 	{"Backoff", []string{"backoff-base", "backoff-cap", "backoff-schedule"}},
 	{"Server (-url, -eas)", []string{"url", "insecure-http", "cacert"}},
 	{"Exchange ActiveSync (-eas)", []string{"eas", "user", "device"}},
+	{"IMAP (-imap, with -user and -cacert)", []string{"imap"}},
 	{"Demo only", []string{"scale", "idle-timeout", "mail", "seed"}},
 }
 
@@ -152,6 +166,10 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	switch {
 	case o.url != "" && r.easURL != "":
 		return o, usagef("-url and -eas exclude each other")
+	case r.imapURL != "" && (o.url != "" || r.easURL != ""):
+		return o, usagef("-imap excludes -url and -eas")
+	case r.imapURL != "":
+		o.mode = imapMode
 	case r.easURL != "":
 		o.mode, o.url = easMode, r.easURL
 	case o.url != "":
@@ -167,6 +185,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 				return o, usagef("-%s applies to the demo only, not with -url or -eas", name)
 			case (name == "insecure-http" || name == "cacert") && o.mode == demoMode:
 				return o, usagef("-%s applies with -url or -eas only (the demo verifies its own server's certificate)", name)
+			case name == "user" && o.mode == imapMode, name == "cacert" && o.mode == imapMode:
+			case name == "insecure-http" && o.mode == imapMode:
+				return o, usagef("-insecure-http does not apply with -imap: use imaps:// or imap:// (STARTTLS)")
 			case (name == "user" || name == "device") && o.mode != easMode:
 				return o, usagef("-%s applies with -eas only", name)
 			}
@@ -175,6 +196,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	if o.mode == demoMode {
 		if o.duration == 0 {
 			o.duration = defaultDemoRun
+		}
+		if !set["resolution"] {
+			d.Resolution = defaultDemoResolution
 		}
 	} else {
 		o.scale = 1
@@ -249,6 +273,9 @@ func parse(args []string, stdout io.Writer) (options, error) {
 	}
 
 	// The server.
+	if o.mode == imapMode {
+		return o, parseIMAP(&o, r.imapURL, r.cacert)
+	}
 	name := "-" + o.mode.String()
 	if err := checkURL(name, o.url, o.insecureHTTP); err != nil {
 		return o, err
@@ -276,17 +303,18 @@ func parse(args []string, stdout io.Writer) (options, error) {
 // rawFlags are flag values that parse turns into options.
 type rawFlags struct {
 	strategy, schedule, folders, cacert, easURL string
+	imapURL                                     string
 	confirmations, ttl, unwk                    int
 }
 
 // defineFlags defines every flag on fs.
 func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	d := &o.tuner
-	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+fmtDur(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to run; 0 means "+durfmt.Rounded(defaultDemoRun)+" in the demo, until Ctrl-C otherwise")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per event per line, ending with a summary object")
 	fs.StringVar(&r.folders, "folders", "", "comma-separated `list` of folders to watch (demo: \"inbox\"; -url: all; -eas: the inbox, else every mail folder)")
 	fs.StringVar(&o.network, "network", "", "network `identity` for the tuner's per-network memory, e.g. wifi:home or cell:310-260")
-	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit")
+	fs.StringVar(&o.state, "state", "", "load learned intervals from this `file` at start, save them after each change and at exit; it must be a regular file (or not exist yet) in an existing directory")
 
 	fs.StringVar(&r.strategy, "strategy", heartbeat.Adaptive.String(), "tuner `strategy`: adaptive or classic")
 	fs.DurationVar(&d.Default, "default", 0, "interval of the first ping on a new network; 0 means -min")
@@ -295,7 +323,7 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.DurationVar(&d.Increment, "increment", heartbeat.DefaultIncrement, "largest single increase of the interval")
 	fs.DurationVar(&d.Buffer, "buffer", heartbeat.DefaultBuffer, "how long past the interval to wait for an answer before the ping counts as timed out")
 	fs.IntVar(&r.confirmations, "confirmations", heartbeat.DefaultConfirmations, "full-length pings at an interval before it is increased")
-	fs.DurationVar(&d.Resolution, "resolution", heartbeat.DefaultResolution, "adaptive: stop probing when this close below an interval that failed")
+	fs.DurationVar(&d.Resolution, "resolution", heartbeat.DefaultResolution, "adaptive: stop probing when this close below an interval that failed (the demo's is "+durfmt.Rounded(defaultDemoResolution)+" unless set)")
 	fs.IntVar(&r.ttl, "ceiling-ttl", heartbeat.DefaultCeilingTTL, "adaptive: full-length pings before probing above a failed interval again")
 	fs.IntVar(&r.unwk, "unworkable-after", heartbeat.DefaultUnworkableAfter, "timeouts in a row at the smallest interval before push counts as unworkable")
 
@@ -308,7 +336,8 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.StringVar(&r.cacert, "cacert", "", "also trust the CA certificates in this PEM `file` (a private CA)")
 
 	fs.StringVar(&r.easURL, "eas", "", "run EAS Direct Push against this `URL`, e.g. https://host/Microsoft-Server-ActiveSync")
-	fs.StringVar(&o.user, "user", "", "EAS user `name`, e.g. alice or DOMAIN\\alice")
+	fs.StringVar(&o.user, "user", "", "EAS or IMAP user `name`, e.g. alice or DOMAIN\\alice")
+	fs.StringVar(&r.imapURL, "imap", "", "watch this IMAP mailbox `URL` with IDLE: imaps://host[:port]/MAILBOX, or imap:// for STARTTLS")
 	fs.StringVar(&o.device, "device", "", "EAS device `id`; keep it the same across runs (the server keeps state per device)")
 
 	fs.Float64Var(&o.scale, "scale", defaultScale, "demo: time runs this `factor` faster than life")
@@ -381,7 +410,7 @@ func defaultText(f *flag.Flag) string {
 	switch v := f.Value.(flag.Getter).Get().(type) {
 	case time.Duration:
 		if v != 0 {
-			return fmtDur(v)
+			return durfmt.Rounded(v)
 		}
 	case string:
 		if v != "" {

@@ -67,7 +67,7 @@ func TestHelp(t *testing.T) {
 		"With no -url or -eas it runs a demo", "With -url https://host/path", "With -eas https://host/Microsoft-Server-ActiveSync",
 		envEASPassword, envAuthorization,
 		"(default 8m)", "(default 28m)", "(default 5m)", "(default 1m)", "(default 30s)", "(default 15m)", "(default 8h)",
-		`(default "adaptive")`, `(default "linear")`, "(default 300)", "(default 2)", "(default 50)", "(default 3)",
+		`(default "adaptive")`, `(default "linear")`, "(default 300)", "(default 2)", "(default 500)", "(default 3)",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("-h lacks %q", want)
@@ -143,7 +143,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("demo defaults %+v", o)
 	}
 	want := heartbeat.Config{Min: 8 * time.Minute, Max: 28 * time.Minute, Increment: 5 * time.Minute, Buffer: time.Minute,
-		Confirmations: 2, Resolution: 30 * time.Second, CeilingTTL: 50, UnworkableAfter: 3}
+		Confirmations: 2, Resolution: 2 * time.Minute, CeilingTTL: 500, UnworkableAfter: 3} // the demo's Resolution
 	if o.tuner != want {
 		t.Errorf("tuner %+v want %+v", o.tuner, want)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 )
 
 // header introduces the run.
@@ -23,13 +25,13 @@ func (a *app) header() {
 	if a.demo != nil {
 		p = append(p, fmt.Sprintf("pushbeat demo: time runs %gx faster than life, so 1s here stands for %s.", o.scale, st(time.Second)),
 			fmt.Sprintf("The server sits behind a middlebox that silently drops connections idle for more than %s (%s here): "+
-				"no FIN, no RST; the client only notices when no answer comes.", st(a.demo.idle), fmtDur(a.demo.idle)))
+				"no FIN, no RST; the client only notices when no answer comes.", st(a.demo.idle), durfmt.Rounded(a.demo.idle)))
 		if a.demo.mail > 0 {
 			p[1] += fmt.Sprintf(" Mail arrives at random, every %s on average.", st(a.demo.mail))
 		}
 		p = append(p, tuner+" and has to find the timeout by itself.",
 			fmt.Sprintf("Running %s (%s of story time); Ctrl-C ends it early with the summary. "+
-				"Clock and durations below are story time.", fmtDur(o.duration), st(o.duration)))
+				"Clock and durations below are story time.", durfmt.Rounded(o.duration), st(o.duration)))
 		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mail_mean_s", a.demo.mail}, field{"seed", o.seed})
 	} else {
 		folders := "all folders"
@@ -39,14 +41,17 @@ func (a *app) header() {
 		if len(o.folders) > 0 {
 			folders = strings.Join(o.folders, ", ")
 		}
-		if o.mode == easMode {
+		switch o.mode {
+		case imapMode:
+			p = append(p, fmt.Sprintf("pingclient: IMAP IDLE at %s as %s; watching %s.", redact(o.url), o.user, o.imap.mailbox))
+		case easMode:
 			p = append(p, fmt.Sprintf("pingclient: EAS Direct Push at %s as %s, device %s; watching %s.", redact(o.url), o.user, o.device, folders))
-		} else {
+		default:
 			p = append(p, fmt.Sprintf("pingclient: pinging %s (pushbeat JSON protocol); watching %s.", redact(o.url), folders))
 		}
 		run := "Ctrl-C ends the run"
 		if o.duration > 0 {
-			run = fmt.Sprintf("Running %s; Ctrl-C ends it early", fmtDur(o.duration))
+			run = fmt.Sprintf("Running %s; Ctrl-C ends it early", durfmt.Rounded(o.duration))
 		}
 		p = append(p, tuner+".", run+" with a summary.")
 		fields = append(fields, field{"url", redact(o.url)})

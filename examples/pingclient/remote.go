@@ -7,15 +7,18 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/pushbeat/pushbeat/backoff"
+	redaction "github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/eas"
 )
 
-// httpClient returns the client for -url and -eas: the default transport's
-// settings, trusting -cacert's certificates as well as the system's. Close
-// its idle connections when done.
+// httpClient returns the client for -url and -eas: pushbeat's ping
+// transport (no TCP keepalive probes, HTTP/1.1, bounded headers), trusting
+// -cacert's certificates as well as the system's. Close its idle
+// connections when done.
 func httpClient(o options) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := transport.NewHTTPTransport()
 	if o.roots != nil {
 		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 	}
@@ -28,7 +31,7 @@ func urlPinger(o options, hc *http.Client) (*transport.HTTPPinger, error) {
 		URL:               o.url,
 		Client:            hc,
 		AllowInsecureHTTP: o.insecureHTTP,
-		AttemptHeader:     transport.DefaultAttemptHeader,
+		AttemptHeader:     backoff.HeaderRetryAttempt,
 	}
 	if o.auth != "" {
 		cfg.Header = http.Header{"Authorization": {o.auth}}
@@ -52,6 +55,7 @@ func redact(raw string) string {
 // cfg; its setups and Syncs are reported on out.
 func newEASSession(o options, hc *http.Client, cfg transport.Config, out *reporter) (*eas.Session, error) {
 	setups := 0
+	secrets := redaction.New(o.user, o.password) // folder names never repeat them (SPEC T12)
 	return eas.NewSession(eas.SessionConfig{
 		Config: eas.Config{
 			URL:               o.url,
@@ -65,21 +69,23 @@ func newEASSession(o options, hc *http.Client, cfg transport.Config, out *report
 		Loop:    cfg,
 		OnSetup: func(folders []eas.Folder, ids []string) {
 			setups++
-			reportSetup(out, setups, folders, ids)
+			reportSetup(out, setups, folders, ids, secrets)
 		},
 		OnSync: func(results []eas.SyncCollectionResult) { reportSync(out, results) },
 	})
 }
 
-// reportSetup reports the n-th FolderSync and initial Sync.
-func reportSetup(out *reporter, n int, folders []eas.Folder, ids []string) {
+// reportSetup reports the n-th FolderSync and initial Sync; folder names
+// pass through secrets.
+func reportSetup(out *reporter, n int, folders []eas.Folder, ids []string, secrets redaction.Secrets) {
 	if n > 1 {
 		out.emit(record{event: "folder-sync-required",
 			text: "eas      the server asked for FolderSync: FolderSync and prime again"})
 	}
 	names := make([]string, 0, len(folders))
 	for _, f := range folders {
-		names = append(names, fmt.Sprintf("%s (%s, %s)", f.ServerID, f.DisplayName, f.Type))
+		// Server text: no credential, no control characters, bounded.
+		names = append(names, secrets.Scrub(fmt.Sprintf("%s (%s, %s)", f.ServerID, f.DisplayName, f.Type)))
 	}
 	out.emit(record{event: "folder-sync",
 		text:   fmt.Sprintf("eas      FolderSync: %d folders; pinging %s", len(folders), strings.Join(ids, ", ")),

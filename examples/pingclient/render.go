@@ -7,10 +7,11 @@ import (
 	"io"
 	"math"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 )
 
 // format is how the reporter writes.
@@ -64,7 +65,7 @@ func isTerminal(w io.Writer) bool {
 
 // story formats a wall-clock duration in story time.
 func (r *reporter) story(d time.Duration) string {
-	return fmtDur(r.scaled(d))
+	return durfmt.Rounded(r.scaled(d))
 }
 
 // scaled converts a wall-clock duration to story time.
@@ -196,32 +197,6 @@ func writeJSON(b *bytes.Buffer, v any) {
 // not print as 2.9749999999999996.
 func seconds(d time.Duration) float64 {
 	return math.Round(d.Seconds()*1e6) / 1e6
-}
-
-// fmtDur formats a duration briefly: 8m, 14m52.5s, 1h30m, 250ms, 2.975s.
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + fmtDur(-d)
-	case d == 0:
-		return "0s"
-	case d < time.Second:
-		return strconv.FormatFloat(float64(d.Round(10*time.Microsecond))/1e6, 'f', -1, 64) + "ms"
-	case d < 10*time.Second:
-		d = d.Round(time.Millisecond)
-	case d < time.Hour:
-		d = d.Round(100 * time.Millisecond)
-	default:
-		d = d.Round(time.Second)
-	}
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
 }
 
 // clock formats a time since the start as h:mm:ss.

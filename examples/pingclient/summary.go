@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
@@ -13,7 +14,8 @@ import (
 // notifications and their worst delay.
 func (a *app) summary() {
 	now := time.Now()
-	snap := a.currentLoop().Snapshot()
+	loop := a.currentLoop()
+	snap, bo := loop.Snapshot(), loop.Backoff().Status()
 	c := snap.Counts
 	st := a.out.story
 	ran := now.Sub(a.start)
@@ -37,11 +39,11 @@ func (a *app) summary() {
 		{"changes", changes}, {"max_delay_s", maxDelay}, {"mean_delay_s", meanDelay},
 		{"expired", c.Expired}, {"changed", c.Changed}, {"out_of_bounds", c.OutOfBounds}, {"closed", c.Closed},
 		{"network_lost", c.NetworkLost}, {"errors", c.Errors}, {"syncs", c.Syncs}, {"sync_errors", c.SyncErrors},
-		{"ceiling_s", ceiling}, {"workable", snap.Tuner.Workable}, {"backoff_phase", snap.Backoff.Phase.String()},
+		{"ceiling_s", ceiling}, {"workable", snap.Tuner.Workable}, {"backoff_phase", bo.Phase.String()},
 		{"duration_s", ran}, {"scale", a.o.scale}}
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nSummary after %s", fmtDur(ran.Round(100*time.Millisecond)))
+	fmt.Fprintf(&b, "\nSummary after %s", durfmt.Rounded(ran.Round(100*time.Millisecond)))
 	if a.o.scale != 1 {
 		fmt.Fprintf(&b, " (%s of story time)", st(ran.Round(time.Second/10)))
 	}
@@ -52,13 +54,13 @@ func (a *app) summary() {
 
 	settled := st(interval)
 	if a.demo != nil {
-		settled += fmt.Sprintf(" (%s here)", fmtDur(interval))
+		settled += fmt.Sprintf(" (%s here)", durfmt.Rounded(interval))
 		idle := a.demo.idle
 		switch gap := idle - interval; {
 		case idle == 0:
 			settled += ", and the middlebox never drops idle connections"
 		case gap > 0:
-			settled += fmt.Sprintf(", %s below the middlebox's %s timeout (%s here)", st(gap), st(idle), fmtDur(idle))
+			settled += fmt.Sprintf(", %s below the middlebox's %s timeout (%s here)", st(gap), st(idle), durfmt.Rounded(idle))
 		default:
 			settled += fmt.Sprintf(", %s ABOVE the middlebox's %s timeout: the next ping would time out", st(-gap), st(idle))
 		}
@@ -89,9 +91,9 @@ func (a *app) summary() {
 		switch {
 		case changes == 0:
 		case a.out.scaled(stats.MaxDelay) < time.Second:
-			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", fmtDur(stats.MaxDelay))
+			n += fmt.Sprintf("\n%19severy one pushed at once (worst delay %s here)", "", durfmt.Rounded(stats.MaxDelay))
 		default:
-			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(stats.MaxDelay), fmtDur(stats.MaxDelay), a.short(stats.MeanDelay))
+			n += fmt.Sprintf("\n%19sworst delay %s (%s here), mean %s", "", st(stats.MaxDelay), durfmt.Rounded(stats.MaxDelay), a.short(stats.MeanDelay))
 		}
 		line("notifications", "%s", n)
 		fields = append(fields, field{"middlebox_timeout_s", a.demo.idle}, field{"mails", mails}, field{"pending", stats.Pending},
@@ -99,9 +101,9 @@ func (a *app) summary() {
 	} else {
 		line("notifications", "%d changed folders reported", changes)
 	}
-	phase := snap.Backoff.Phase.String()
-	if !snap.Backoff.Next.IsZero() {
-		phase += ": " + snap.Backoff.Message
+	phase := bo.Phase.String()
+	if !bo.Next.IsZero() {
+		phase += ": " + bo.Message
 	}
 	line("backoff", "%s", phase)
 	if !snap.Tuner.Workable {

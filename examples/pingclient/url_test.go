@@ -257,7 +257,7 @@ func TestStateCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := statefile.Load(state, tuner); err != nil {
+	if _, err := statefile.Load(state, tuner); err != nil {
 		t.Errorf("the state file written at exit does not load: %v", err)
 	}
 }

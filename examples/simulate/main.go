@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/internal/sim"
 )
 
@@ -57,6 +58,10 @@ type options struct {
 	strategies []string
 	json       bool
 	svg        string
+	fleet      int // devices of the fleet run; 0: no fleet run
+	fleetOnly  []string
+	workers    int
+	outage     time.Duration
 }
 
 const usageHead = `Usage: simulate [flags]
@@ -74,6 +79,14 @@ network idle timeouts 4m to 2h4m with Poisson mail every 20m and 2h, over
 
 With any of -timeout, -mail, -arrivals, -server-min, -server-max or -svg it
 runs one custom scenario, one seed (-seed), every chosen strategy.
+
+With -fleet N it simulates N devices over -days (seed -seed) moving between
+home Wi-Fi, cellular and office networks with idle timeouts drawn from
+documented mixes, and compares the fleet strategies by what users pay:
+requests, radio wake-ups and energy per device-day, delivery delay, deaf
+time and connections killed; -outage adds a 503 + Retry-After outage and
+reports the busiest second after it; -svg draws each strategy's CDF of
+energy per device-day.
 
 Steady state means days 2 to -days; day 1 is discovery.
 Strategies: adaptive, classic (the heartbeat package), aosp (+5/-5 min),
@@ -110,7 +123,19 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	fs.DurationVar(&syncEvery, "sync-every", sim.DefaultSyncEvery, "scheduled-sync interval of a device that gave up on push")
 	fs.DurationVar(&probe, "probe-every", sim.DefaultProbeEvery, "how long a device that gave up on push waits before trying it again")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run per line instead of tables (fields: see internal/sim's package doc)")
-	fs.StringVar(&o.svg, "svg", "", "write the custom scenario's interval over time, one line per strategy, to this SVG `file`")
+	fs.StringVar(&o.svg, "svg", "", "write the custom scenario's interval over time (with -fleet: each strategy's CDF of energy per device-day), one line per strategy, to this SVG `file`")
+	fs.IntVar(&o.fleet, "fleet", 0, "simulate a fleet of this many devices over -days (SPEC S1-S6) instead of the tables: home Wi-Fi, cellular and office networks, every fleet strategy")
+	fs.Func("fleet-strategy", "fleet: strategies to run, comma-separated (default all: "+strings.Join(sim.FleetStrategyNames(), ",")+")", func(s string) error {
+		for _, name := range strings.Split(s, ",") {
+			if !slices.Contains(sim.FleetStrategyNames(), name) {
+				return fmt.Errorf("unknown fleet strategy %q", name)
+			}
+			o.fleetOnly = append(o.fleetOnly, name)
+		}
+		return nil
+	})
+	fs.IntVar(&o.workers, "workers", 0, "fleet: goroutines sharing the devices (0: one per CPU); the result does not depend on it")
+	fs.DurationVar(&o.outage, "outage", 30*time.Minute, "fleet: a server outage (503 + Retry-After) of this length at noon of day 3 (0: none)")
 	// The flag package calls Usage on -h and on a bad flag alike; print it
 	// once, after Parse, to stdout for -h and to stderr otherwise.
 	fs.Usage = func() {}
@@ -127,8 +152,10 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	}
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "timeout", "mail", "arrivals", "server-min", "server-max", "svg":
+		case "timeout", "mail", "arrivals", "server-min", "server-max":
 			o.custom = true
+		case "svg":
+			o.custom = o.fleet == 0
 		}
 	})
 	a, err := sim.ParseArrivals(arrivals)
@@ -178,6 +205,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func execute(o options, w io.Writer) error {
+	if o.fleet > 0 {
+		return fleet(o, w)
+	}
 	if o.custom {
 		return custom(o, w)
 	}
@@ -330,26 +360,14 @@ func writeJSON(w io.Writer, seed []seedRow, cmp []cmpBlock) error {
 	return nil
 }
 
-// short formats d without trailing zero units: 8m, 14m52.5s, 2h4m.
-func short(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
 func describe(sc sim.Scenario) string {
 	timeout := "no idle timeout"
 	if sc.Timeout > 0 {
-		timeout = "idle timeout " + short(sc.Timeout)
+		timeout = "idle timeout " + durfmt.Short(sc.Timeout)
 	}
 	mail := "no mail"
 	if sc.Mail > 0 {
-		mail = fmt.Sprintf("%s mail every %s", sc.Arrivals, short(sc.Mail))
+		mail = fmt.Sprintf("%s mail every %s", sc.Arrivals, durfmt.Short(sc.Mail))
 	}
 	return fmt.Sprintf("%s, %s, server %s", timeout, mail, serverRange(sc.ServerMin, sc.ServerMax))
 }
@@ -360,9 +378,9 @@ func serverRange(lo, hi time.Duration) string {
 	}
 	h := "none"
 	if hi > 0 {
-		h = short(hi)
+		h = durfmt.Short(hi)
 	}
-	return short(lo) + "-" + h
+	return durfmt.Short(lo) + "-" + h
 }
 
 func yesNo(b bool) string {
@@ -375,7 +393,7 @@ func yesNo(b bool) string {
 func percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 
 // delay formats a delay to the second.
-func delay(d time.Duration) string { return short(d.Round(time.Second)) }
+func delay(d time.Duration) string { return durfmt.Short(d.Round(time.Second)) }
 
 func printSeedTable(w io.Writer, o options, rows []seedRow) {
 	fmt.Fprintf(w, "(1) The seed's eight examples: device 8-28m, buffer 1m, PERIODIC mail, %d days; steady state (days 2-%d).\n\n", o.sc.Days, o.sc.Days)
@@ -385,12 +403,12 @@ func printSeedTable(w io.Writer, o options, rows []seedRow) {
 		e := row.ex
 		for i, g := range row.groups[:2] {
 			m := g.merged.Steady
-			lead := fmt.Sprintf("%-2d %-7s %-5s %-7s", e.N, short(e.Timeout), short(e.Mail), serverRange(e.ServerMin, e.ServerMax))
+			lead := fmt.Sprintf("%-2d %-7s %-5s %-7s", e.N, durfmt.Short(e.Timeout), durfmt.Short(e.Mail), serverRange(e.ServerMin, e.ServerMax))
 			says := e.Says
 			if i > 0 {
 				lead, says = strings.Repeat(" ", len(lead)), ""
 			}
-			row := fmt.Sprintf("%s  %-8s %-9s %7.1f %6.1f %6s %9s %4s   %s", lead, g.strategy, short(m.Settled),
+			row := fmt.Sprintf("%s  %-8s %-9s %7.1f %6.1f %6s %9s %4s   %s", lead, g.strategy, durfmt.Short(m.Settled),
 				m.PingsPerDay, m.TimeoutsPerDay, percent(m.Deaf), delay(m.DelayMax), yesNo(m.PushWorks), says)
 			fmt.Fprintln(w, strings.TrimRight(row, " "))
 		}
@@ -407,17 +425,17 @@ func printSeedTable(w io.Writer, o options, rows []seedRow) {
 			"here has max delay %s (mean %s) for %.0f pings/day, %.0f of them timing out. The 4-minute worst case needs "+
 			"mail right after a drop, which mail every 7m exactly never brings here; Poisson mail of the same mean "+
 			"does: max %s (mean %s).",
-			short(o.sc.SyncEvery), delay(a2.DelayMax), delay(a2.DelayMean), delay(f2.DelayMax), delay(f2.DelayMean),
+			durfmt.Short(o.sc.SyncEvery), delay(a2.DelayMax), delay(a2.DelayMean), delay(f2.DelayMax), delay(f2.DelayMean),
 			f2.PingsPerDay, f2.TimeoutsPerDay, delay(p2.DelayMax), delay(p2.DelayMean)),
 		fmt.Sprintf("3: \"increased to between 15 and 17 minutes\" cannot follow from the rules: 5m steps from 8m give 8, 13, 18, "+
 			"and anything above 15m dies on this path. Classic settles at %s and times out %.0f times a day (at 18m); "+
 			"Adaptive settles at %s with %.1f timeouts a day (its periodic probes above the ceiling), whose deaf "+
 			"time can delay mail (max %s). Classic's zero delay is luck of regular mail, which never lands in its "+
 			"deaf windows; with Poisson mail Classic has the longer delays (table 2).",
-			short(c3.Settled), c3.TimeoutsPerDay, short(a3.Settled), a3.TimeoutsPerDay, delay(a3.DelayMax)),
+			durfmt.Short(c3.Settled), c3.TimeoutsPerDay, durfmt.Short(a3.Settled), a3.TimeoutsPerDay, delay(a3.DelayMax)),
 		fmt.Sprintf("4: the server's 15m minimum equals the timeout: the interval can only be exactly 15m (a connection idle "+
 			"exactly the timeout survives here), and every raise above it dies. Both settle at %s; the seed's "+
-			"\"between 15 and 17\" is again impossible.", short(a4.Settled)),
+			"\"between 15 and 17\" is again impossible.", durfmt.Short(a4.Settled)),
 		"5: the seed says push does not work because the device maximum is below the server minimum; it is not " +
 			"(28m > 1m). The ranges overlap in 8-10m: the first raise to 13m is refused (status 5, limit 10m) and push works at 10m.",
 		"6: as the seed says: the server minimum 20m is above the 15m timeout, every allowed ping dies, and SPEC H9 " +
@@ -457,7 +475,7 @@ func printMetricsRow(w io.Writer, lead string, g group) {
 	m := g.merged.Steady
 	fmt.Fprintf(w, lead+"%-9s %7.1f %6.2f %7.1f %6s %10s %7s %7s %9s %6s\n", g.strategy, m.PingsPerDay, m.TimeoutsPerDay,
 		m.SyncsPerDay, percent(m.Deaf), delay(m.DelayMean), delay(m.DelayP99), delay(m.DelayMax),
-		short(m.Settled.Round(100*time.Millisecond)), percent(m.PushFraction))
+		durfmt.Short(m.Settled.Round(100*time.Millisecond)), percent(m.PushFraction))
 }
 
 func printMetricsTable(w io.Writer, groups []group) {
@@ -481,7 +499,7 @@ func printComparison(w io.Writer, o options, blocks []cmpBlock) {
 			fmt.Fprintln(w)
 		}
 		for j, g := range b.groups {
-			lead := fmt.Sprintf("%-7s %-5s ", short(b.sc.Timeout), short(b.sc.Mail))
+			lead := fmt.Sprintf("%-7s %-5s ", durfmt.Short(b.sc.Timeout), durfmt.Short(b.sc.Mail))
 			if j > 0 {
 				lead = strings.Repeat(" ", len(lead))
 			}
@@ -530,7 +548,7 @@ func printGoals(w io.Writer, o options, blocks []cmpBlock) {
 			return
 		}
 		as, cs, os = append(as, a), append(cs, c), append(os, or)
-		line(fmt.Sprintf("timeout %s mail %s:", short(b.sc.Timeout), short(b.sc.Mail)), a, c, or)
+		line(fmt.Sprintf("timeout %s mail %s:", durfmt.Short(b.sc.Timeout), durfmt.Short(b.sc.Mail)), a, c, or)
 	}
 	line("all four together:", sim.MergeMetrics(as...), sim.MergeMetrics(cs...), sim.MergeMetrics(os...))
 }

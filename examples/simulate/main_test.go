@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pushbeat/pushbeat/internal/sim"
 )
 
 func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -119,6 +121,67 @@ func TestCustomScenario(t *testing.T) {
 	}
 	if paths != 2 || !bytes.Contains(data, []byte("network timeout 10m")) {
 		t.Errorf("chart has %d paths (want 2) or lacks the timeout legend", paths)
+	}
+}
+
+// TestFleet checks -fleet (SPEC S1-S6): the table has every fleet
+// strategy and the outage line, -json has one row per strategy with the
+// percentiles and the herd, and -svg draws one CDF per strategy.
+func TestFleet(t *testing.T) {
+	svg := filepath.Join(t.TempDir(), "cdf.svg")
+	code, out, errOut := runArgs(t, "-fleet", "200", "-days", "3", "-svg", svg)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	for _, name := range sim.FleetStrategyNames() {
+		if !strings.Contains(out, "\n"+name+" ") {
+			t.Errorf("table lacks %s:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(out, "busiest second") {
+		t.Errorf("table lacks the outage line:\n%s", out)
+	}
+	data, err := os.ReadFile(svg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	lines := 0
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("CDF is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines != len(sim.FleetStrategyNames()) {
+		t.Errorf("CDF has %d lines, want %d", lines, len(sim.FleetStrategyNames()))
+	}
+
+	code, out, errOut = runArgs(t, "-fleet", "100", "-days", "3", "-json", "-fleet-strategy", "adaptive,oracle")
+	if code != 0 {
+		t.Fatalf("-json: exit %d, stderr %q", code, errOut)
+	}
+	rows := strings.Split(strings.TrimSpace(out), "\n")
+	if len(rows) != 3 {
+		t.Fatalf("-json: %d rows, want 2 strategies and the herd:\n%s", len(rows), out)
+	}
+	var row map[string]any
+	if err := json.Unmarshal([]byte(rows[0]), &row); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"mah_per_day", "mah_per_day_p99", "delay_p99_s", "requests_per_day", "steady_deaths_per_network_week"} {
+		if _, ok := row[k]; !ok || row["strategy"] != "adaptive" {
+			t.Errorf("-json row lacks %s or is not adaptive's: %v", k, row)
+		}
+	}
+	if code, _, _ := runArgs(t, "-fleet", "10", "-fleet-strategy", "nosuch"); code != 2 {
+		t.Errorf("-fleet-strategy nosuch: exit %d, want 2", code)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/durfmt"
 	"github.com/pushbeat/pushbeat/internal/sim"
 )
 
@@ -166,7 +167,7 @@ func writeSVG(w io.Writer, sc sim.Scenario, names []string, series map[string][]
 	fmt.Fprintf(w, "<g font-size=\"12\">\n")
 	if sc.Timeout > 0 {
 		fmt.Fprintf(w, "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#d62728\" stroke-width=\"1.5\" stroke-dasharray=\"8 4\"/>", lx, ly, lx+24, ly)
-		fmt.Fprintf(w, "<text x=\"%g\" y=\"%g\">network timeout %s</text>\n", lx+30, ly+4, short(sc.Timeout))
+		fmt.Fprintf(w, "<text x=\"%g\" y=\"%g\">network timeout %s</text>\n", lx+30, ly+4, durfmt.Short(sc.Timeout))
 		ly += 22
 	}
 	for _, name := range names {

@@ -24,7 +24,7 @@ func Example() {
 	}
 
 	restarted, _ := heartbeat.New(heartbeat.Config{})
-	if err := statefile.Load(path, restarted); err != nil {
+	if _, err := statefile.Load(path, restarted); err != nil {
 		fmt.Println(err)
 	}
 	fmt.Println(restarted.Interval())

@@ -31,3 +31,17 @@ func BenchmarkSimulate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFleet measures the fleet simulation (SPEC S4) in device-days per
+// second over every fleet strategy; the 1M-device week is
+// `go run ./examples/simulate -fleet 1000000` (see the README).
+func BenchmarkFleet(b *testing.B) {
+	f := Fleet{Devices: 2000, Seed: 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Run(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*f.Devices*DefaultDays*len(FleetStrategyNames()))/b.Elapsed().Seconds(), "device-days/s")
+}

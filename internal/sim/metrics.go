@@ -36,7 +36,8 @@ type Metrics struct {
 	// Pings counts every ping sent, including Rejected ones (status 5) and
 	// probes; Rejected counts those the server refused as out of range.
 	Pings, Rejected int
-	// Timeouts counts pings that got no answer by their deadline.
+	// Timeouts counts the period's pings (by the time they were sent) that
+	// got no answer by their deadline, so Timeouts <= Pings.
 	Timeouts int
 	// Syncs counts syncs: after an answer with changes, after a timeout,
 	// and scheduled ones while push is given up.

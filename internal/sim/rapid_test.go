@@ -79,3 +79,28 @@ func TestPropertyInvariants(t *testing.T) {
 		}
 	})
 }
+
+// TestTimeoutCountedWithItsPing is the counterexample TestPropertyInvariants
+// once found (rapid seed 1454288769750959267): on a path with a 1-minute
+// idle timeout every 8-minute ping times out, push is given up, and probes
+// every 1m0.42s keep timing out. The probe sent just before midnight of day
+// 1 timed out after it, and was counted as a ping of day 1 but a timeout of
+// day 2, which then showed 144 timeouts of 143 pings. A timeout now counts
+// in the period its ping was sent in (SPEC E2).
+func TestTimeoutCountedWithItsPing(t *testing.T) {
+	sc := Scenario{Timeout: time.Minute, Days: 2, ProbeEvery: 60419580420}
+	r := runNamed(t, sc, StrategyAdaptive)
+	for _, p := range []struct {
+		name string
+		m    Metrics
+	}{{"day1", r.Day1}, {"steady", r.Steady}} {
+		if p.m.Pings == 0 || p.m.Timeouts > p.m.Pings {
+			t.Errorf("%s: %d timeouts of %d pings", p.name, p.m.Timeouts, p.m.Pings)
+		}
+	}
+	// Every ping of the steady state is a probe that times out, except one
+	// still in flight at the end of the run, if any.
+	if s := r.Steady; s.Timeouts != s.Pings && s.Timeouts != s.Pings-1 {
+		t.Errorf("steady: %d timeouts of %d pings, want all, or all but the last", s.Timeouts, s.Pings)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults of a Scenario's zero fields.
@@ -51,24 +52,15 @@ const (
 	Periodic
 )
 
+var arrivalsNames = [...]string{Poisson: "poisson", Periodic: "periodic"}
+
 // String returns "poisson" or "periodic".
-func (a Arrivals) String() string {
-	switch a {
-	case Poisson:
-		return "poisson"
-	case Periodic:
-		return "periodic"
-	}
-	return fmt.Sprintf("Arrivals(%d)", int(a))
-}
+func (a Arrivals) String() string { return enum.Name("Arrivals", a, arrivalsNames[:]) }
 
 // ParseArrivals returns the Arrivals whose String is name.
 func ParseArrivals(name string) (Arrivals, error) {
-	switch name {
-	case "poisson":
-		return Poisson, nil
-	case "periodic":
-		return Periodic, nil
+	if a, ok := enum.Parse[Arrivals](name, arrivalsNames[:]); ok {
+		return a, nil
 	}
 	return 0, fmt.Errorf("%w: unknown arrivals %q (want poisson or periodic)", ErrInvalidScenario, name)
 }

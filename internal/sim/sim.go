@@ -262,7 +262,12 @@ func (r *run) answer(o heartbeat.Outcome) {
 // again, unless its strategy gives up on push (SPEC T2, T4, H9).
 func (r *run) timedOut() {
 	r.span(&r.per, func(m *Metrics) *time.Duration { return &m.DeafTime }, r.dies, r.now)
-	if i, ok := r.period(r.now); ok {
+	// A timeout is the outcome of a ping, so it counts in the period the
+	// ping was sent in, as the ping does: counted by its deadline, a ping
+	// sent before midnight of day 1 and timing out after it would count in
+	// both periods, and a steady state of nothing but timeouts would show
+	// more timeouts than pings.
+	if i, ok := r.period(r.ping.Sent); ok {
 		r.per[i].Timeouts++
 	}
 	r.endPing(heartbeat.TimedOut)

@@ -67,7 +67,7 @@ func NewClient(cfg Config) (*Client, error) {
 	case cfg.CommandTimeout < 0:
 		return nil, fmt.Errorf("eas: Config.CommandTimeout %v is negative", cfg.CommandTimeout)
 	}
-	hc := http.DefaultClient
+	hc := &http.Client{Transport: transport.NewHTTPTransport()} // SPEC T9
 	if cfg.HTTPClient != nil {
 		hc = cfg.HTTPClient
 	}

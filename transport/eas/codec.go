@@ -68,8 +68,8 @@ type Config struct {
 	// bearer token. Pass the same function to transport.HTTPConfig.Prepare
 	// (Client.Pinger does). Nothing it sets appears in errors or String.
 	Prepare func(*http.Request) error
-	// HTTPClient sends a Client's commands and pings. Nil means
-	// http.DefaultClient. Its Timeout is not used: every command has its
+	// HTTPClient sends a Client's commands and pings. Nil means a client
+	// of the Client's own over transport.NewHTTPTransport. Its Timeout is not used: every command has its
 	// own (CommandTimeout) and every ping its deadline.
 	HTTPClient *http.Client
 	// AllowInsecureHTTP permits a plain http URL. Leave it false outside

@@ -14,23 +14,25 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/transport/internal/stall"
 )
 
 // handshakeTimeout bounds a client's TLS handshake with the middlebox
 // (real time).
 const handshakeTimeout = 10 * time.Second
 
-// stallTolerance and stallGrace handle our own process not running: when an
-// idle timer fires more than stallTolerance late, the quiet time it sees may
-// be the test process's stall (measured at over 500 ms on a loaded 2-core
-// machine under -race), not the connection's. The middlebox then checks
-// again stallGrace later, once the copy loops have had a chance to read what
-// arrived meanwhile. Not applied with a mock clock, whose "lateness" only
-// means a test advanced time in one large step.
-const (
-	stallTolerance = 10 * time.Millisecond
-	stallGrace     = 20 * time.Millisecond
-)
+// stallClock is what the middlebox needs of the process's stall meter
+// (stall.Meter): the longest time the process went without running in an
+// interval.
+type stallClock interface {
+	Longest(from, to time.Time) time.Duration
+}
+
+// stallLookback is how far before a drop comes due the middlebox looks for
+// a stall of the process: an answer due a little before the drop may have
+// been held up by it.
+const stallLookback = 50 * time.Millisecond
 
 // relayBuffer is the size of each direction's copy buffer: small, because
 // a held connection keeps two of them and carries little.
@@ -62,17 +64,28 @@ type MiddleboxStats struct {
 // Config.Middlebox: it models a carrier NAT, firewall or load balancer
 // that drops connections idle longer than its idle timeout. A connection
 // is idle while no byte arrives from either side; a connection carrying
-// bytes is never dropped. Drops happen on time, except that with the real
-// clock a drop that comes due while the process itself was not running
-// (a loaded test machine) waits a further 20 ms so that bytes which arrived
-// meanwhile are seen first. Its methods are safe for concurrent use.
+// bytes is never dropped.
+//
+// Drops happen on time, except when the test process itself was not
+// running. The middlebox shares its process with the server and usually
+// the client; when a loaded machine stops the process (for over 500 ms on a
+// busy 2-core machine under -race), every party stops with it, and an
+// answer that was due shortly before the drop may come after the timer
+// that drops. So with the real clock, a drop that finds the process stalled
+// at or up to 50 ms before its due time (measured by a goroutine that asks
+// to wake every millisecond; a wake-up more than 2 ms late is a stall), or
+// finds itself late by more than 2 ms, waits twice as long as that stall or
+// lateness, once, and drops then if the connection is still quiet. A mock
+// clock (Config.Clock) drops exactly on time. Its methods are safe for
+// concurrent use.
 type Middlebox struct {
 	front   *frontListener
 	backend string      // address of the server behind
 	tlsConf *tls.Config // nil: plain TCP in front
 	clk     clock.Clock
 	base    time.Time
-	stalls  bool            // apply the stall grace (real time)
+	stalls  stallClock      // the process's stalls; nil with a mock clock
+	release func()          // gives the stall meter back
 	ctx     context.Context // cancelled by close
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -83,13 +96,13 @@ type Middlebox struct {
 	closed bool
 	relays map[string]*relay // by the local address of the leg to the server
 	stats  MiddleboxStats
+	onDrop func() // test seam: called once a drop has done everything it does
 }
 
 func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk clock.Clock, idle time.Duration, mode DropMode) *Middlebox {
 	ctx, cancel := context.WithCancel(context.Background())
-	_, mock := clk.(*clock.Mock)
 	m := &Middlebox{
-		stalls:  !mock,
+		release: func() {},
 		front:   front,
 		backend: backend,
 		tlsConf: tlsConf,
@@ -100,6 +113,10 @@ func newMiddlebox(front *frontListener, backend string, tlsConf *tls.Config, clk
 		idle:    idle,
 		mode:    mode,
 		relays:  make(map[string]*relay),
+	}
+	if _, mock := clk.(*clock.Mock); !mock {
+		meter := stall.Acquire()
+		m.stalls, m.release = meter, meter.Release
 	}
 	m.wg.Add(1)
 	go m.run()
@@ -263,6 +280,7 @@ func (m *Middlebox) close() {
 		_ = r.backend.Close()
 	}
 	m.wg.Wait()
+	m.release()
 }
 
 // relay is one client connection through the middlebox and its leg to the
@@ -280,11 +298,12 @@ type relay struct {
 	pipes   atomic.Int32 // copy loops still running
 	wmu     sync.Mutex   // serialises writes to the client
 
-	mu    sync.Mutex
-	timer *clock.Timer
-	gen   uint64        // invalidates timers that were replaced
-	due   time.Duration // when the timer should fire, since m.base
-	done  bool
+	mu     sync.Mutex
+	timer  *clock.Timer
+	gen    uint64        // invalidates timers that were replaced
+	due    time.Duration // when the timer should fire, since m.base
+	graced bool          // the drop due now already waited for a stall
+	done   bool
 }
 
 func (r *relay) touch(dir int32) {
@@ -300,6 +319,8 @@ func (r *relay) touch(dir int32) {
 // real arrivals and, with a direction, make a started answer look like a
 // waiting request (a 504 spliced into it).
 
+// quiet returns how long the connection has been idle: the time since a
+// byte last flowed.
 func (r *relay) quiet() time.Duration {
 	return r.m.clk.Since(r.m.base) - time.Duration(r.last.Load())
 }
@@ -317,6 +338,7 @@ func (r *relay) arm() {
 		r.timer = nil
 	}
 	r.gen++
+	r.graced = false
 	if idle > 0 {
 		r.startTimer(max(idle-r.quiet(), 0))
 	}
@@ -329,26 +351,48 @@ func (r *relay) startTimer(d time.Duration) {
 	r.timer = r.m.clk.AfterFunc(d, func() { r.check(gen) })
 }
 
+// stallGrace returns how long a drop that is due now waits for the process
+// to catch up after a stall: twice the longest stall at or shortly before
+// the due time, or twice the check's own lateness, if that is more than
+// stall.Slack; 0 if the drop may happen now. A drop waits once. Called with
+// r.mu held.
+func (r *relay) stallGrace() time.Duration {
+	if r.m.stalls == nil || r.graced {
+		return 0
+	}
+	now := r.m.clk.Now()
+	due := r.m.base.Add(r.due)
+	late := max(now.Sub(due), r.m.stalls.Longest(due.Add(-stallLookback), now))
+	if late <= stall.Slack {
+		return 0
+	}
+	return 2 * late
+}
+
 // check drops the connection if it has been idle for the idle timeout,
 // and otherwise sets the timer for when it would have been.
 func (r *relay) check(gen uint64) {
 	r.m.mu.Lock()
-	idle, mode := r.m.idle, r.m.mode
+	idle, mode, dropped := r.m.idle, r.m.mode, r.m.onDrop
 	r.m.mu.Unlock()
 	r.mu.Lock()
 	if r.done || gen != r.gen || r.dropped.Load() || idle <= 0 {
 		r.mu.Unlock()
 		return
 	}
+	// Quiet for less than the timeout (bytes flowed since the timer was
+	// set): check again when it would be.
 	if q := r.quiet(); q < idle {
 		r.gen++
+		r.graced = false
 		r.startTimer(idle - q)
 		r.mu.Unlock()
 		return
 	}
-	if r.m.stalls && r.m.clk.Since(r.m.base)-r.due > stallTolerance {
+	if grace := r.stallGrace(); grace > 0 {
 		r.gen++
-		r.startTimer(stallGrace)
+		r.graced = true
+		r.startTimer(grace)
 		r.mu.Unlock()
 		return
 	}
@@ -357,6 +401,9 @@ func (r *relay) check(gen uint64) {
 	r.mu.Unlock()
 	r.m.countDrop(mode)
 	r.drop(mode)
+	if dropped != nil {
+		dropped()
+	}
 }
 
 func (r *relay) drop(mode DropMode) {

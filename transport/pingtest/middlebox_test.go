@@ -3,11 +3,11 @@ package pingtest
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +16,8 @@ import (
 	"github.com/benbjohnson/clock"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/pushbeat/pushbeat/transport/internal/stall"
 )
 
 // rawPing writes a ping request on a raw connection (plain HTTP).
@@ -37,23 +39,50 @@ func dial(t *testing.T, srv *Server) net.Conn {
 func TestSilentDropSendsNothingAndKeepsTheSocketOpen(t *testing.T) { // T8, T2
 	srv := start(t, Config{PlainHTTP: true, Middlebox: true, IdleTimeout: 40 * time.Millisecond})
 	mb := srv.Middlebox()
+	dropped := make(chan struct{})
+	mb.mu.Lock()
+	mb.onDrop = func() { close(dropped) }
+	mb.mu.Unlock()
 	c := dial(t, srv)
 	t0 := time.Now()
 	rawPing(t, c, `{"heartbeat": 10}`)
-	eventually(t, "the silent drop", func() bool { return mb.Stats().SilentDrops == 1 })
+	<-dropped // c's deadline bounds the wait
 	eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
 	assert.GreaterOrEqual(t, srv.Log()[0].Ended.Sub(t0), 40*time.Millisecond, "not dropped before the idle timeout")
 
-	require.NoError(t, c.SetReadDeadline(time.Now().Add(150*time.Millisecond)))
-	n, err := c.Read(make([]byte, 1))
-	assert.Equal(t, 0, n)
-	assert.ErrorIs(t, err, os.ErrDeadlineExceeded, "no FIN (EOF), no RST: only the client's own deadline")
-	_, err = c.Write([]byte("still open"))
+	// The drop has done all it does: whatever it sent is in c's receive
+	// queue (loopback), and there is nothing: no byte, no FIN, no RST.
+	assert.Equal(t, "nothing", peek(t, c), "no FIN (EOF), no RST, no byte")
+	_, err := c.Write([]byte("still open"))
 	assert.NoError(t, err)
 	assert.Equal(t, MiddleboxStats{Accepted: 1, Open: 1, SilentDrops: 1}, mb.Stats())
 
 	require.NoError(t, c.Close())
 	eventually(t, "the middlebox lets go of the client's socket", func() bool { return mb.Stats().Open == 0 })
+}
+
+// peek says what waits in c's receive queue, without waiting: "nothing",
+// "data", "EOF" (a FIN) or the socket error (an RST: "connection reset by
+// peer").
+func peek(t *testing.T, c net.Conn) string {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	require.NoError(t, err)
+	var n int
+	var perr error
+	require.NoError(t, raw.Read(func(fd uintptr) bool {
+		n, _, perr = syscall.Recvfrom(int(fd), make([]byte, 1), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true // never wait
+	}))
+	switch {
+	case errors.Is(perr, syscall.EAGAIN):
+		return "nothing"
+	case perr != nil:
+		return perr.Error()
+	case n == 0:
+		return "EOF"
+	}
+	return "data"
 }
 
 func TestSilentDropOverTLSEndsAtTheClientsDeadline(t *testing.T) { // T8, T2
@@ -147,12 +176,17 @@ func TestActiveConnectionIsNeverDropped(t *testing.T) { // T8
 }
 
 func TestConnectionIdleLessThanTheTimeoutSurvives(t *testing.T) { // T8
-	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 400 * time.Millisecond})
+	// Pings of a tenth of the timeout, a twentieth of it apart: the
+	// connection is never idle for long. (A stall of the test process does
+	// not count as idle time, so a loaded machine cannot turn the gaps into
+	// drops.)
+	const idle = 400 * time.Millisecond
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: idle})
 	for i := range 4 {
-		r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 0.03}`)
+		r, err := post(t.Context(), srv.Client(), srv.URL(), fmt.Sprintf(`{"heartbeat": %g}`, (idle/10).Seconds()))
 		require.NoError(t, err, "step %d", i)
 		assert.JSONEq(t, `{"status":"expired"}`, r.body, "step %d", i)
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(idle / 20)
 	}
 	log := srv.Log()
 	require.Len(t, log, 4)
@@ -171,7 +205,13 @@ func TestIdleTimeoutAndModeChangeAtRunTime(t *testing.T) { // T8
 	held := asyncPost(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
 	eventually(t, "the ping is held", func() bool { return srv.Stats().Held == 1 })
 	mb.SetIdleTimeout(10 * time.Second)
-	time.Sleep(60 * time.Millisecond)
+	// The open connection's timer now runs for 10 s of quiet: not at once.
+	rl := onlyRelay(t, mb)
+	rl.mu.Lock()
+	due, last := rl.due, time.Duration(rl.last.Load())
+	rl.mu.Unlock()
+	assert.GreaterOrEqual(t, due-last, 10*time.Second, "the held connection's drop is due 10 s after its last byte")
+	assert.False(t, rl.dropped.Load())
 	assert.Equal(t, 0, mb.Stats().Resets)
 
 	assert.Error(t, mb.SetDropMode(DropMode(9)))
@@ -219,40 +259,104 @@ func TestMiddleboxFollowsTheClock(t *testing.T) { // T8: the idle timer is the s
 	c := dial(t, srv)
 	rawPing(t, c, `{"heartbeat": 3600}`)
 	<-held
-	mock.Add(59 * time.Second)
-	time.Sleep(20 * time.Millisecond) // real time for a wrongly fired drop to show
+	// The request's bytes arrived at mock time 0, and the mock clock has
+	// not moved: the one idle timer is due at 60 s, and nothing but the
+	// clock can fire it.
+	r := onlyRelay(t, srv.Middlebox())
+	r.mu.Lock()
+	due := r.due
+	r.mu.Unlock()
+	assert.Equal(t, time.Minute, due)
 	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
-	mock.Add(time.Second)
+	mock.Add(time.Minute)
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(5*time.Second)))
 	_, err := c.Read(make([]byte, 1))
 	assert.ErrorIs(t, err, syscall.ECONNRESET)
 }
 
-// TestStallGrace: an idle timer that fires late does not drop at once (the
-// quiet time may be our own process's stall), but one grace later; an
-// on-time timer drops at once. Driven step by step on a mock clock.
+// onlyRelay returns the middlebox's one open connection.
+func onlyRelay(t *testing.T, m *Middlebox) *relay {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Len(t, m.relays, 1)
+	for _, r := range m.relays {
+		return r
+	}
+	return nil
+}
+
+// fakeStalls is a stallClock a test sets: the longest stall it reports,
+// whatever the interval.
+type fakeStalls struct{ longest time.Duration }
+
+func (f *fakeStalls) Longest(from, to time.Time) time.Duration { return f.longest }
+
+// TestStallGrace: a drop that finds the process stalled shortly before it
+// was due, or that comes late itself, waits twice that long, once, so that
+// an answer the stall held up is seen first; an on-time drop after no
+// stall, and any drop on a mock clock (no meter), happen at once. Driven
+// step by step on a mock clock with a fake stall meter.
 func TestStallGrace(t *testing.T) {
-	for _, stalls := range []bool{true, false} {
-		mock := clock.NewMock()
-		m := &Middlebox{clk: mock, base: mock.Now(), idle: time.Minute, stalls: stalls, relays: map[string]*relay{}}
-		client, server := net.Pipe()
-		defer client.Close()
-		r := &relay{m: m, backend: server}
-		r.touch(toServer)
-		r.arm() // due at 60 s
-		r.timer.Stop()
-		mock.Add(90 * time.Second) // the timer "fires" 30 s late
-		r.check(r.gen)
-		if !stalls {
-			assert.True(t, r.dropped.Load(), "without the grace (mock clock), a late check drops at once")
-			continue
-		}
-		assert.False(t, r.dropped.Load(), "a late check waits one grace")
-		assert.Equal(t, 90*time.Second+stallGrace, r.due)
-		r.timer.Stop()
-		mock.Add(stallGrace)
-		r.check(r.gen) // on time now, and still quiet
-		assert.True(t, r.dropped.Load())
-		assert.Equal(t, 1, m.Stats().SilentDrops)
+	const idle = time.Minute
+	cases := []struct {
+		name    string
+		meter   bool
+		stall   time.Duration // longest stall reported
+		late    time.Duration // how late the timer fires
+		touched bool          // a byte flows during the grace
+		grace   time.Duration // want; 0: dropped at once
+	}{
+		{"no stall", true, 0, 0, false, 0},
+		{"jitter", true, stall.Slack, stall.Slack, false, 0},
+		{"stall before the due time", true, 30 * time.Millisecond, 0, false, 60 * time.Millisecond},
+		{"late timer", true, 0, 40 * time.Millisecond, false, 80 * time.Millisecond},
+		{"an answer in the grace", true, 30 * time.Millisecond, 0, true, 60 * time.Millisecond},
+		{"mock clock", false, 30 * time.Millisecond, 40 * time.Millisecond, false, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mock := clock.NewMock()
+			m := &Middlebox{clk: mock, base: mock.Now(), idle: idle, relays: map[string]*relay{}}
+			if c.meter {
+				m.stalls = &fakeStalls{longest: c.stall}
+			}
+			client, server := net.Pipe()
+			defer client.Close()
+			r := &relay{m: m, backend: server}
+			r.touch(toServer)
+			r.arm()
+			check := func(advance time.Duration) {
+				t.Helper()
+				r.mu.Lock()
+				r.timer.Stop() // the test calls check itself
+				gen := r.gen
+				r.mu.Unlock()
+				mock.Add(advance)
+				r.check(gen)
+			}
+			check(idle + c.late)
+			if c.grace == 0 {
+				assert.True(t, r.dropped.Load(), "dropped at once")
+				return
+			}
+			require.False(t, r.dropped.Load(), "waits for the process to catch up")
+			r.mu.Lock()
+			assert.Equal(t, idle+c.late+c.grace, r.due, "grace")
+			r.mu.Unlock()
+			if c.touched {
+				mock.Add(c.grace / 2)
+				r.touch(toClient)
+				check(c.grace / 2)
+				assert.False(t, r.dropped.Load(), "the connection carried a byte")
+				r.mu.Lock()
+				assert.Equal(t, idle+c.late+c.grace/2+idle, r.due, "a full idle timeout from the byte")
+				r.mu.Unlock()
+				return
+			}
+			check(c.grace)
+			assert.True(t, r.dropped.Load(), "dropped after one grace, stalled or not")
+			assert.Equal(t, 1, m.Stats().SilentDrops)
+		})
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/pushbeat/pushbeat/transport"
 )
 
 // Server is a ping server for the default protocol on a loopback port,
@@ -88,12 +90,14 @@ func NewServer(cfg Config) (*Server, error) {
 		scheme = "http"
 	}
 	s.url = scheme + "://" + front.Addr().String()
-	s.client = &http.Client{Transport: &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 1 << 16,
-		IdleConnTimeout:     time.Minute,
-	}}
+	// The client a pushbeat application would use (no TCP keepalive
+	// probes, HTTP/1.1: SPEC T9), trusting this server's certificate.
+	tr := transport.NewHTTPTransport()
+	tr.TLSClientConfig = &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.MaxIdleConnsPerHost = 1 << 16
+	tr.IdleConnTimeout = time.Minute
+	s.client = &http.Client{Transport: tr}
 	return s, nil
 }
 
