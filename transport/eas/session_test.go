@@ -203,7 +203,7 @@ func TestSessionRun(t *testing.T) {
 	if s.Loop() == nil || !slices.Equal(s.Folders(), []string{"@Notes@"}) || len(setups) != 1 {
 		t.Errorf("loop %v, folders %v, setups %v", s.Loop(), s.Folders(), setups)
 	}
-	if str := s.String(); strings.Contains(str, "hunter2") || !strings.Contains(str, "folders=[@Notes@]") {
+	if str := s.String(); strings.Contains(str, "hunter2") || !strings.Contains(str, `folders=["@Notes@"]`) {
 		t.Errorf("String() = %q", str)
 	}
 }
