@@ -10,7 +10,7 @@
 //	no answer by the deadline (silent drop)    ErrTimedOut       TimedOut       -
 //	504 or 408 before the heartbeat elapsed    ErrProxyTimeout   TimedOut       -
 //	peer closed or reset the connection        ErrClosed         reconnect      ladder if at once
-//	connection refused (a server restarting)   ErrRefused        -              ladder
+//	connection refused or reset in handshake   ErrRefused        -              ladder
 //	dial, DNS or routing failure               ErrNetworkLost    NetworkLost    ladder
 //	5xx, 503 + Retry-After, 429                ErrServer         KnownCause     server error
 //	malformed, oversized, TLS failure          ErrProtocol       KnownCause     ladder if at once, else network error

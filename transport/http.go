@@ -328,8 +328,10 @@ func classify(pctx context.Context, err error) error {
 		alertErr tls.AlertError
 	)
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		// The host answered; its service is down or restarting (SPEC L3).
+	case errors.Is(err, syscall.ECONNREFUSED),
+		errors.As(err, &opErr) && opErr.Op == "dial" && errors.Is(err, syscall.ECONNRESET):
+		// The host answered, with a refusal or a reset of the handshake:
+		// its service is down or restarting (SPEC L3).
 		return ErrRefused
 	case errors.As(err, &dnsErr),
 		errors.As(err, &opErr) && opErr.Op == "dial",

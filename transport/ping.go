@@ -109,8 +109,9 @@ var (
 	// deadline. Reconnect at once; by itself it is no proof of an idle
 	// timeout (SPEC T3).
 	ErrClosed = errors.New("transport: connection closed")
-	// ErrRefused: the server's host refused the connection: it is up but
-	// nothing listens, as while a server restarts. It is server trouble,
+	// ErrRefused: the server's host refused the connection, or reset it
+	// during the handshake: it is up but nothing listens, as while a server
+	// restarts. It is server trouble,
 	// not lost coverage (SPEC L3): the loop leaves the heartbeat alone and
 	// retries on the backoff controller's reconnect ladder. It also
 	// matches ErrClosed (the peer reset the connection attempt).

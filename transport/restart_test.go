@@ -419,6 +419,11 @@ func TestRestart(t *testing.T) {
 	t.Logf("counts %+v", c)
 	if c.NetworkLost != 0 {
 		t.Errorf("%d network losses: a refused or reset connection is server trouble (L3)", c.NetworkLost)
+		for _, e := range r.events.find(transport.PingFailed) {
+			if errors.Is(e.Err, transport.ErrNetworkLost) {
+				t.Log(e)
+			}
+		}
 	}
 }
 
