@@ -71,13 +71,14 @@ func newEASSession(o options, hc *http.Client, cfg transport.Config, out *report
 			setups++
 			reportSetup(out, setups, folders, ids, secrets)
 		},
-		OnSync: func(results []eas.SyncCollectionResult) { reportSync(out, results) },
+		OnSync: func(results []eas.SyncCollectionResult) { reportSync(out, results, secrets) },
 	})
 }
 
-// reportSetup reports the n-th FolderSync and initial Sync; folder names
-// pass through secrets.
+// reportSetup reports the n-th FolderSync and initial Sync; folder ids
+// and names, which the server chose, pass through secrets.
 func reportSetup(out *reporter, n int, folders []eas.Folder, ids []string, secrets redaction.Secrets) {
+	ids = scrubAll(secrets, ids)
 	if n > 1 {
 		out.emit(record{event: "folder-sync-required",
 			text: "eas      the server asked for FolderSync: FolderSync and prime again"})
@@ -95,9 +96,19 @@ func reportSetup(out *reporter, n int, folders []eas.Folder, ids []string, secre
 		fields: []field{{"folders", ids}}})
 }
 
-// reportSync reports what a Sync brought.
-func reportSync(out *reporter, results []eas.SyncCollectionResult) {
+// scrubAll returns the strings passed through secrets.
+func scrubAll(secrets redaction.Secrets, ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = secrets.Scrub(s)
+	}
+	return out
+}
+
+// reportSync reports what a Sync brought; folder ids pass through secrets.
+func reportSync(out *reporter, results []eas.SyncCollectionResult, secrets redaction.Secrets) {
 	for _, r := range results {
+		r.CollectionID = secrets.Scrub(r.CollectionID)
 		more := ""
 		if r.MoreAvailable {
 			more = " (more to come)"

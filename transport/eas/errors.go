@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -203,34 +203,10 @@ func malformedAnswer(cmd string, err error) error {
 	return &kindError{msg: fmt.Sprintf("eas: %s answer: %v", cmd, err), kinds: []error{err, transport.ErrProtocol}}
 }
 
-// excerptLen is the most characters of a server-chosen string an error
-// shows.
-const excerptLen = 32
-
 // excerpt returns a short, quoted, printable excerpt of s, a folder id,
-// fit for an error message: at most excerptLen characters of letters,
-// digits and a few punctuation marks, anything else shown as '?', and
-// "..." when cut. Errors show only folder ids the request itself named
-// (Client.Sync drops answers about others) and no other text a server
-// chose, so that a server that echoes the request's credentials into its
-// answer cannot get them printed (SPEC T7).
-func excerpt(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	n := 0
-	for _, r := range s {
-		if n == excerptLen {
-			b.WriteString("...")
-			break
-		}
-		switch {
-		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@_-.:/ ", r)):
-			b.WriteRune(r)
-		default:
-			b.WriteByte('?')
-		}
-		n++
-	}
-	b.WriteByte('"')
-	return b.String()
-}
+// fit for an error message (internal/redact's Quote: printable ASCII, at
+// most 32 bytes, marked when cut). Errors show only folder ids the request
+// itself named (Client.Sync drops answers about others) and no other text
+// a server chose, so that a server that echoes the request's credentials
+// into its answer cannot get them printed (SPEC T7, T12).
+func excerpt(s string) string { return redact.Secrets{}.Quote(s) }

@@ -138,11 +138,15 @@ func (s *Session) Backoff() *backoff.Controller { return s.cfg.Loop.Backoff }
 func (s *Session) Tuner() *heartbeat.Tuner { return s.cfg.Loop.Tuner }
 
 // String describes the session without credentials, e.g.
-// "eas.Session(https://mail.example.com/Microsoft-Server-ActiveSync device=A1B2 folders=[inbox])".
+// "eas.Session(https://mail.example.com/Microsoft-Server-ActiveSync device=A1B2 folders=["inbox"])".
 func (s *Session) String() string {
 	u := s.client.String()
 	u = strings.TrimSuffix(strings.TrimPrefix(u, "eas.Client("), ")")
-	return fmt.Sprintf("eas.Session(%s folders=%v)", u, s.Folders())
+	ids := s.Folders()
+	for i, id := range ids {
+		ids[i] = excerpt(id) // the server may have chosen them (T12)
+	}
+	return fmt.Sprintf("eas.Session(%s folders=[%s])", u, strings.Join(ids, " "))
 }
 
 // Setup runs FolderSync, chooses the folders (SessionConfig.Folders, or
