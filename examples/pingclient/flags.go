@@ -29,7 +29,7 @@ const (
 // on average, 300 times faster than life (1 s stands for 5 min), for a
 // minute. At this scale the Adaptive tuner's whole story (8m, 8m, 13m,
 // 13m, 18m times out, 13m, 13m, 15m30s times out, 13m, 13m, settled at
-// 14m15s) takes about 40 s of the minute; more frequent mail interrupts
+// 14m15s) takes about 30 s of the minute; more frequent mail interrupts
 // more pings and would push the settling past the end. The demo's
 // Resolution is 2m rather than the library's 30s, so that every interval
 // the story tries is at least 30 s of story time (100 ms here) from the
