@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/pushbeat/pushbeat/internal/sim"
@@ -41,6 +42,10 @@ func fleet(o options, w io.Writer) error {
 				return err
 			}
 		}
+		if err := enc.Encode(map[string]any{"load": map[string]any{"strategy": rs[0].Strategy,
+			"requests_per_s_by_hour": hourly(rs[0].Load)}}); err != nil {
+			return err
+		}
 		if f.Outage > 0 {
 			return enc.Encode(map[string]any{"herd": map[string]any{"strategy": rs[0].Strategy,
 				"steady_mean_rps": herd.SteadyMean, "window_s": herd.Window.Seconds(), "window_mean_rps": herd.WindowMean,
@@ -56,11 +61,28 @@ func fleet(o options, w io.Writer) error {
 			r.Strategy, r.RequestsPerDay, r.WakeupsPerDay, r.MAhPerDay, r.MAhP50, r.MAhP90, r.MAhP99,
 			delay(r.DelayP50), delay(r.DelayP99), delay(r.DelayMax), 100*r.Deaf, r.DeathsPerWeek, r.SteadyDeathsPerNetworkWeek)
 	}
+	h := hourly(rs[0].Load)
+	lo, hi := slices.Min(h), slices.Max(h)
+	fmt.Fprintf(w, "\nServer load (%s): %.1f to %.1f requests/s by hour over the week\n", rs[0].Strategy, lo, hi)
 	if f.Outage > 0 {
-		fmt.Fprintf(w, "\nOutage %v at %v (%s): steady %.0f req/s; recovery window %v: mean %.0f req/s, busiest second %d (%.2fx the window's mean, %.2fx steady)\n",
+		fmt.Fprintf(w, "Outage %v at %v (%s): steady %.0f req/s; recovery window %v: mean %.0f req/s, busiest second %d (%.2fx the window's mean, %.2fx steady)\n",
 			f.Outage, f.OutageAt, rs[0].Strategy, herd.SteadyMean, herd.Window, herd.WindowMean, herd.Peak, herd.PeakRatio, herd.PeakVsSteady)
 	}
 	return nil
+}
+
+// hourly returns the mean requests per second of each hour of load.
+func hourly(load []int32) []float64 {
+	out := make([]float64, 0, len(load)/3600+1)
+	for lo := 0; lo < len(load); lo += 3600 {
+		var n int64
+		hi := min(lo+3600, len(load))
+		for _, c := range load[lo:hi] {
+			n += int64(c)
+		}
+		out = append(out, float64(n)/float64(hi-lo))
+	}
+	return out
 }
 
 func fleetRow(r *sim.FleetResult) map[string]any {

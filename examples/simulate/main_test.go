@@ -168,8 +168,16 @@ func TestFleet(t *testing.T) {
 		t.Fatalf("-json: exit %d, stderr %q", code, errOut)
 	}
 	rows := strings.Split(strings.TrimSpace(out), "\n")
-	if len(rows) != 3 {
-		t.Fatalf("-json: %d rows, want 2 strategies and the herd:\n%s", len(rows), out)
+	if len(rows) != 4 {
+		t.Fatalf("-json: %d rows, want 2 strategies, the load and the herd:\n%s", len(rows), out)
+	}
+	var load struct {
+		Load struct {
+			PerHour []float64 `json:"requests_per_s_by_hour"`
+		} `json:"load"`
+	}
+	if err := json.Unmarshal([]byte(rows[2]), &load); err != nil || len(load.Load.PerHour) != 3*24 {
+		t.Errorf("-json load row: %v, %d hours (want 72): %s", err, len(load.Load.PerHour), rows[2])
 	}
 	var row map[string]any
 	if err := json.Unmarshal([]byte(rows[0]), &row); err != nil {

@@ -90,7 +90,8 @@
 //
 // Each Result has the Metrics of day 1 (discovery) and of days 2 to Days
 // (steady state). Counts are attributed to the period in which the event
-// happened, mail (and its delay) to the period in which it arrived. The
+// happened, mail (and its delay) to the period in which it arrived, and a
+// timeout to the period of the ping it ended. The
 // fields are documented on Metrics; in short: pings, timeouts and syncs per
 // day; deaf time and its fraction; time in fallback and the fraction of
 // time push was on (PushWorks: at least half); notification delay mean,
@@ -121,4 +122,21 @@
 //	  delay_max_s
 //	  settled_interval_s,         median and last interval of the accepted
 //	  final_interval_s            pings (0 when none)
+//
+// # The fleet
+//
+// Fleet judges strategies the way users pay (SPEC S1-S6): many devices,
+// each moving between its home Wi-Fi, its carrier and an office Wi-Fi on a
+// daily plan, each network with an idle timeout drawn from the mixes in
+// mix.go (sources cited there; the weights are assumptions), silent or
+// resetting, some changing once in the week, Poisson mail, and optionally a
+// server outage answered 503 + Retry-After. Every strategy runs on the same
+// devices, networks and mail; devices are spread over goroutines and the
+// result does not depend on how. A FleetResult gives requests, radio
+// wake-ups and energy (radio.go's promotion-and-tail model, cited) per
+// device-day, the delivery delay's p50, p99 and max, deaf time, and the
+// connections the device's own idle time killed, per week and, in days 2
+// onward, per network-week. The fleet strategies (fleetstrategy.go) add
+// WeChat's Mars smart heartbeat and GCM's fixed 15/28 minutes to the
+// baselines above, each in its own documented range.
 package sim

@@ -95,9 +95,9 @@ type FleetResult struct {
 	// delay from arrival to delivery (1 s resolution below 4 h).
 	Mails                        int64
 	DelayP50, DelayP99, DelayMax time.Duration
-	// DeafTime is how long connections were silently dead before the
-	// device knew.
-	DeafTime time.Duration
+	// DeafSeconds is how long connections were silently dead before the
+	// device knew, in seconds (a fleet's total overflows a Duration).
+	DeafSeconds float64
 	// Deaths counts connections the idle timeout of the path killed
 	// because the device left them idle too long (self-caused), silent or
 	// reset; SteadyDeaths counts those of days 2 to Days, and
@@ -106,7 +106,7 @@ type FleetResult struct {
 	Deaths, SteadyDeaths int64
 	SteadyNetworkWeeks   float64
 	// Per device-day: RequestsPerDay, WakeupsPerDay, MAhPerDay. Deaf is
-	// DeafTime's share of the device time. DeathsPerWeek is per device;
+	// DeafSeconds' share of the device time. DeathsPerWeek is per device;
 	// SteadyDeathsPerNetworkWeek per network the device used.
 	RequestsPerDay, WakeupsPerDay, MAhPerDay  float64
 	Deaf                                      float64
@@ -123,17 +123,19 @@ type FleetResult struct {
 	uMAh   int64   // MAh in µAh, summed exactly
 
 	steadyNetDays int64 // SteadyNetworkWeeks in days, summed exactly
+	deafMs        int64 // DeafSeconds in ms, summed exactly
 }
 
 // finish derives the per-day and percentile fields.
 func (r *FleetResult) finish() {
 	r.MAh = float64(r.uMAh) / 1e6
+	r.DeafSeconds = float64(r.deafMs) / 1e3
 	r.SteadyNetworkWeeks = float64(r.steadyNetDays) / 7
 	if r.DeviceDays > 0 {
 		r.RequestsPerDay = float64(r.Requests) / r.DeviceDays
 		r.WakeupsPerDay = float64(r.Wakeups) / r.DeviceDays
 		r.MAhPerDay = r.MAh / r.DeviceDays
-		r.Deaf = float64(r.DeafTime) / (r.DeviceDays * float64(Day))
+		r.Deaf = r.DeafSeconds / (r.DeviceDays * Day.Seconds())
 		r.DeathsPerWeek = float64(r.Deaths) / r.DeviceDays * 7
 	}
 	if r.SteadyNetworkWeeks > 0 {
@@ -202,7 +204,7 @@ func (r *FleetResult) merge(o *FleetResult) {
 	r.uMAh += o.uMAh
 	r.Mails += o.Mails
 	r.DelayMax = max(r.DelayMax, o.DelayMax)
-	r.DeafTime += o.DeafTime
+	r.deafMs += o.deafMs
 	r.Deaths += o.Deaths
 	r.SteadyDeaths += o.SteadyDeaths
 	r.steadyNetDays += o.steadyNetDays
@@ -641,7 +643,7 @@ func (dv *device) pingEnds() {
 		dv.request(false)
 	default: // the deadline of a silently dropped connection
 		dv.death()
-		dv.res.DeafTime += dv.now - dv.dies
+		dv.res.deafMs += int64((dv.now - dv.dies) / time.Millisecond)
 		dv.st.Observe(heartbeat.TimedOut)
 		dv.request(true)
 	}
@@ -668,7 +670,7 @@ func (dv *device) switchNetwork() {
 	}
 	if dv.flying && dv.now >= dv.dies {
 		dv.death()
-		dv.res.DeafTime += dv.now - dv.dies
+		dv.res.deafMs += int64((dv.now - dv.dies) / time.Millisecond)
 	}
 	dv.flying = false
 	dv.cur = next

@@ -56,8 +56,8 @@ func TestFleetConservation(t *testing.T) {
 	}
 	m := byName(rs)
 	o := m[StrategyOracle]
-	if o.Deaths != 0 || o.DeafTime != 0 {
-		t.Errorf("oracle: %d deaths, deaf %v", o.Deaths, o.DeafTime)
+	if o.Deaths != 0 || o.DeafSeconds != 0 {
+		t.Errorf("oracle: %d deaths, deaf %.0f s", o.Deaths, o.DeafSeconds)
 	}
 	for _, r := range rs {
 		// Mail still pending at the end of the week is not delivered, so
