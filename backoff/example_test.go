@@ -183,3 +183,44 @@ func ExampleParseRetryAfter() {
 	// "Sun, 06 Nov 1994 08:49:37 GMT" 0s <nil>
 	// "1e9"                           0s backoff: malformed header value (3 bytes): not a non-negative integer
 }
+
+// A server that answers 200 but says inside the body that it is in
+// trouble (EAS Ping status 8) is a server error for the backoff rules:
+// ObserveOutcome records it as one, with the answer's X-Backoff, without
+// making up a 500 (B2, B5).
+func ExampleController_ObserveOutcome() {
+	c, err := backoff.New(backoff.Policy{Clock: at2pm(), Rand: mid})
+	if err != nil {
+		panic(err)
+	}
+	answer := reply(200, "X-Backoff", "1800") // the body said: server error
+	d := c.ObserveOutcome(backoff.Observation{Class: backoff.ServerError, Header: answer.Header})
+	fmt.Println(d.Reason, d.Failures, d.Requested)
+	fmt.Println(c.Status().Message)
+	// Output:
+	// server-error 1 30m0s
+	// Server busy: next sync at 14:34
+}
+
+// A server restarting refuses connections for a few seconds. The caller
+// marks attempts that end at once with ErrInstant, and the controller
+// spaces them with its reconnect ladder, one failure for the phases (L1).
+func ExampleErrInstant() {
+	mock := at2pm()
+	c, err := backoff.New(backoff.Policy{Clock: mock, Rand: mid})
+	if err != nil {
+		panic(err)
+	}
+	refused := fmt.Errorf("dial: connection refused: %w", backoff.ErrInstant)
+	for range 3 {
+		d := c.Observe(nil, refused)
+		fmt.Println(d.Reason, d.Phase, d.Failures, d.Delay)
+		mock.Add(d.Delay) // the next attempt, when allowed
+	}
+	fmt.Println(c.Observe(reply(200), nil).Reason)
+	// Output:
+	// reconnecting initial 1 1.5s
+	// reconnecting initial 1 3s
+	// reconnecting initial 1 6s
+	// none
+}

@@ -182,8 +182,8 @@ func (j *jumpLoop) check(loopCap, boCap time.Duration) {
 			}
 		}
 	}
-	if s := j.loop.Snapshot(); !s.Backoff.Next.IsZero() {
-		if w := s.Backoff.Next.Sub(j.wall.Now()); w <= 0 || w > boCap {
+	if s := j.loop.Backoff().Status(); !s.Next.IsZero() {
+		if w := s.Next.Sub(j.wall.Now()); w <= 0 || w > boCap {
 			j.t.Errorf("Snapshot: next allowed attempt in %v, want in (0, %v]", w, boCap)
 		}
 	}
@@ -261,7 +261,7 @@ func TestClockJumpsScheduled(t *testing.T) {
 			if s.State != transport.BackingOff {
 				t.Fatalf("state %v, want backing-off after a 503 + Retry-After", s.State)
 			}
-			if w := s.Backoff.Next.Sub(j.wall.Now()); w <= 0 || w > 750*time.Second {
+			if w := j.loop.Backoff().Status().Next.Sub(j.wall.Now()); w <= 0 || w > 750*time.Second {
 				t.Fatalf("backing off for %v after a jump back, want the server's 600 s plus fuzz at most", w)
 			}
 			j.steady(15 * time.Minute)
@@ -276,8 +276,7 @@ func TestClockJumpsScheduled(t *testing.T) {
 			// day more to wait: it keeps the absolute time (never
 			// shortening a wait). That day is within its cap (30 h); the
 			// waits it asks for are checked against that cap at the end.
-			s := j.loop.Snapshot()
-			if w := s.Backoff.Next.Sub(j.wall.Now()); w <= 0 || w > 30*time.Hour {
+			if w := j.loop.Backoff().Status().Next.Sub(j.wall.Now()); w <= 0 || w > 30*time.Hour {
 				t.Fatalf("backing off for %v after a jump back, want in (0, 30h]", w)
 			}
 			for i := 0; i < 25*60 && j.loop.Snapshot().State == transport.BackingOff; i++ {

@@ -17,8 +17,8 @@
 //	401, 403, 404 and other refusals           ErrRejected       -              - (fatal)
 //
 // ErrRefused also matches ErrClosed. "Ladder" is the backoff controller's
-// reconnect ladder (backoff.ErrInstant, Reconnecting): see "Restarts and
-// answers that come at once" below.
+// reconnect ladder (class backoff.Reconnecting): see "Restarts and answers
+// that come at once" below.
 //
 // An answer with an empty change set is an expiry (SPEC T5: a server whose
 // backend is down may answer that way).
@@ -62,7 +62,7 @@
 // evidence about the server, not about idle timeouts: the tuner learns
 // nothing from it (a refused connection is not lost coverage either, L3),
 // and push stays available. Instead the loop tells the backoff controller
-// (an error wrapping backoff.ErrInstant), which announces a wait
+// (an Observation of class backoff.Reconnecting), which announces a wait
 // (BackoffEntered, reason Reconnecting) of a step of its reconnect ladder
 // before any request of the account: 1-2 s after the first, then 2-4 s,
 // 4-8 s, ..., up to the policy's Base (15 min), then the ordinary

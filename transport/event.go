@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -165,4 +166,50 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// Counts are a Loop's running totals since it was made.
+type Counts struct {
+	Pings       int // pings sent
+	Expired     int // answered "no changes"
+	Changed     int // answered with changes
+	OutOfBounds int // answered with the server's heartbeat limit
+	TimedOut    int // silent drops and proxy idle timeouts
+	Closed      int // connections closed, reset or refused before the deadline
+	NetworkLost int // no connectivity
+	Errors      int // server, protocol and other failures
+	Syncs       int // successful syncs
+	SyncErrors  int // failed syncs
+}
+
+// add counts e.
+func (c *Counts) add(e Event) {
+	switch e.Kind {
+	case PingStarted:
+		c.Pings++
+	case PingAnswered:
+		switch e.Status {
+		case Expired:
+			c.Expired++
+		case Changed:
+			c.Changed++
+		case OutOfBounds:
+			c.OutOfBounds++
+		}
+	case PingFailed:
+		switch {
+		case errors.Is(e.Err, ErrTimedOut), errors.Is(e.Err, ErrProxyTimeout):
+			c.TimedOut++
+		case errors.Is(e.Err, ErrClosed):
+			c.Closed++
+		case errors.Is(e.Err, ErrNetworkLost):
+			c.NetworkLost++
+		default:
+			c.Errors++
+		}
+	case SyncDone:
+		c.Syncs++
+	case SyncFailed:
+		c.SyncErrors++
+	}
 }

@@ -329,8 +329,8 @@ func runFaultMix(t *testing.T, meter *stall.Meter, seed uint64) *faultRun {
 			case tu.Deadline != tu.Interval+faultTuner.Buffer:
 				pollErrs = append(pollErrs, fmt.Sprintf("deadline %v is not interval %v + buffer", tu.Deadline, tu.Interval))
 			}
-			if !s.Backoff.Next.IsZero() {
-				if w := s.Backoff.Next.Sub(now); w > faultMaxWait {
+			if bs := loop.Backoff().Status(); !bs.Next.IsZero() {
+				if w := bs.Next.Sub(now); w > faultMaxWait {
 					pollErrs = append(pollErrs, fmt.Sprintf("announced wait %v beyond the cap %v", w, faultMaxWait))
 				}
 			}
@@ -554,8 +554,9 @@ func checkFaultRun(t *testing.T, r *faultRun) {
 // This test found the bug fixed in f4241c3: after each failed ping the loop
 // synced, the sync's success reset the controller's failure count, and the
 // next ping went out at once, so the loop pinged and synced 2,500 to 5,500
-// times a second on loopback. Three pings in a row that fail at once now
-// make push unavailable (ErrPushFailing).
+// times a second on loopback. A ping that fails at once is now paced by the
+// backoff controller's reconnect ladder (SPEC L1), and the full sync it
+// calls for waits until the server answers again.
 func TestFaultNoSpinWhileSyncSucceeds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs real loops")

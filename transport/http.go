@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/internal/redact"
 )
@@ -271,7 +272,7 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	case (code == http.StatusGatewayTimeout || code == http.StatusRequestTimeout) && headersAt < req.Heartbeat:
 		discard(resp, p.maxBody)
 		return Result{}, &PingError{Kind: ErrProxyTimeout, Response: resp}
-	case code >= 500 || code == http.StatusTooManyRequests:
+	case serverSide(backoff.Classify(resp, nil).Class): // 5xx, 429
 		discard(resp, p.maxBody)
 		return Result{}, &PingError{Kind: ErrServer, Response: resp}
 	}

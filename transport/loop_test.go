@@ -895,3 +895,33 @@ func TestLoopNoSpin(t *testing.T) {
 		}
 	}
 }
+
+// TestLoopResyncOnce: after a connection closed at once the loop owes one
+// full sync, since an answer may have been lost with it (L1); a full sync
+// that runs anyway (after a timeout, T4) pays it, so the next answer does
+// not sync again.
+func TestLoopResyncOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fast := step{took: 10 * time.Millisecond, err: transport.ErrClosed}
+		h := startLoop(t, []step{fast, timeout, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want every folder once, after the timeout", got)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		fast := step{took: 10 * time.Millisecond, err: transport.ErrClosed}
+		h := startLoop(t, []step{fast, expired, expired}, nil, nil)
+		advance(24 * time.Hour)
+		h.stop()
+		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox,calendar" {
+			t.Fatalf("syncs %v, want every folder once, after the first answer", got)
+		}
+		// The sync comes after the answer, before the next ping.
+		times := h.pinger.pingTimes()
+		if len(times) != 4 {
+			t.Fatalf("%d pings, want 3 scripted and one that blocks", len(times))
+		}
+	})
+}

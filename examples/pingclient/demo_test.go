@@ -11,14 +11,21 @@ import (
 // demoArgs make a demo story that a loaded 2-core machine running the
 // whole suite with -race tells reliably: scaled 1000 times (1m is 60 ms),
 // the tuner starts at 2m, 6m (360 ms) below the middlebox's 8m timeout,
-// confirms it twice, jumps to its 9m maximum, which times out at 13m (9m
-// plus a 4m buffer), and reverts to 2m, in about a second. From then on
-// every interval it tries is below the timeout (the failed 9m is its
-// ceiling), so the run is stopped there, as Ctrl-C would.
-var demoArgs = []string{"-scale", "1000", "-min", "2m", "-increment", "7m", "-max", "9m", "-buffer", "4m",
+// confirms it twice, jumps to its 10m maximum, 2m (120 ms) above the
+// timeout, which times out at 14m (10m plus a 4m buffer), and reverts to
+// 2m, in about a second. From then on every interval it tries is below the
+// timeout (the failed 10m is its ceiling), so the run is stopped there, as
+// Ctrl-C would. (With a 9m maximum, 60 ms above the timeout, a machine with
+// a load of 25 delivered two 9m answers before the drop.)
+var demoArgs = []string{"-scale", "1000", "-min", "2m", "-increment", "8m", "-max", "10m", "-buffer", "4m",
 	"-idle-timeout", "8m", "-mail", "0", "-duration", "30s"}
 
-const revertLine = "interval 9m -> 2m: back, the first ping at 9m timed out"
+// revertLine is the tuner's move back to 2m after a 10m ping timed out: "back,
+// the first ping at 10m timed out", or, when a stall of a loaded machine let
+// an earlier 10m answer through (the drop and the answer were both due in
+// the stall), "down to the minimum: a ping timed out at an interval that
+// had worked".
+const revertLine = "interval 10m -> 2m: "
 
 // TestDemoPlain runs the demo end to end (SPEC E1, H5, H10, T2, T8): with
 // output that is not a terminal it prints the scale, one plain line per
@@ -37,8 +44,8 @@ func TestDemoPlain(t *testing.T) {
 		"time runs 1000x faster than life, so 1s here stands for 16m40s",
 		"more than 8m (480ms here)",
 		"ping     2m: expired, no mail: the connection survived 2m idle",
-		"interval 2m -> 9m: 2 pings survived 2m idle",
-		"ping     9m: TIMED OUT, no answer by 13m: the middlebox cut it at 8m idle",
+		"interval 2m -> 10m: 2 pings survived 2m idle",
+		"ping     10m: TIMED OUT, no answer by 14m: the middlebox cut it at 8m idle",
 		"\nSummary after ",
 	} {
 		if !strings.Contains(out, want) {
@@ -66,7 +73,7 @@ func TestDemoPlain(t *testing.T) {
 func TestDemoJSON(t *testing.T) {
 	t.Parallel()
 	code, out, errOut, reached := runUntil(t, 20*time.Second, func(out string) bool {
-		return strings.Contains(out, `"reason":"reverted"`)
+		return strings.Contains(out, `"to_s":0.12`) // back to 2m: reverted, or timed out after a 10m answer
 	}, append(demoArgs, "-json")...)
 	if code != 0 || !reached {
 		t.Fatalf("exit %d, stderr %q; story told: %v\n%s", code, errOut, reached, out)
@@ -96,8 +103,8 @@ func TestDemoJSON(t *testing.T) {
 	if s, m := num(t, sum, "settled_interval_s"), num(t, sum, "middlebox_timeout_s"); s >= m {
 		t.Errorf("settled_interval_s %v, want below middlebox_timeout_s %v", s, m)
 	}
-	if num(t, sum, "timeouts") < 1 || num(t, sum, "pings") < 3 || num(t, sum, "ceiling_s") != 0.54 {
-		t.Errorf("summary %v: want a timeout, three pings, the 0.54 s ceiling", sum)
+	if num(t, sum, "timeouts") < 1 || num(t, sum, "pings") < 3 || num(t, sum, "ceiling_s") != 0.6 {
+		t.Errorf("summary %v: want a timeout, three pings, the 0.6 s ceiling", sum)
 	}
 	for _, o := range events(objs, "interval-changed") {
 		for _, k := range []string{"from_s", "to_s", "reason"} {
@@ -114,12 +121,14 @@ func TestDemoJSON(t *testing.T) {
 // TestDemoMail: mail arrives at random and is pushed at once while a ping
 // is held; the server's count of deliveries is the summary's changes, and
 // every changed answer says how long its mail waited (E1, T8). The
-// middlebox drops nothing here, so no ping is cut.
+// middlebox drops nothing here, so no ping is cut; the 8m buffer (480 ms
+// here) keeps a loaded machine's late answer from timing out (a 1m buffer,
+// 60 ms here, did at a load of 30).
 func TestDemoMail(t *testing.T) {
 	t.Parallel()
 	code, out, errOut, reached := runUntil(t, 15*time.Second, func(out string) bool {
 		return strings.Count(out, `"status":"changed"`) >= 3
-	}, "-json", "-scale", "1000", "-idle-timeout", "0", "-mail", "3m", "-duration", "30s")
+	}, "-json", "-scale", "1000", "-idle-timeout", "0", "-mail", "3m", "-buffer", "8m", "-duration", "30s")
 	if code != 0 || !reached {
 		t.Fatalf("exit %d, stderr %q; three changes: %v", code, errOut, reached)
 	}

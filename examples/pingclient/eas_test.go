@@ -38,6 +38,9 @@ const (
 	hordePingChanged = "03016a00000d454703320001494a03404e6f7465734000010101"
 	// Ping status 7: the folder hierarchy changed (MS-ASCMD).
 	pingHierarchyChanged = "03016a00000d45470337000101"
+	// A Sync whose collection @Notes@ is answered status 8 (object not
+	// found), as Horde answers once it lost its folder cache.
+	syncObjectNotFound = "03016a00454e033100015c4f5203404e6f7465734000014e03380001010101"
 )
 
 func wbxml(t *testing.T, s string) []byte {
@@ -56,6 +59,7 @@ func wbxml(t *testing.T, s string) []byte {
 type fakeEAS struct {
 	t                  *testing.T
 	hierarchyChangedAt int
+	objectNotFoundAt   int // the Sync answered with collection status 8
 	mu                 sync.Mutex
 	auth               []string
 	folderSyncs        int
@@ -78,8 +82,11 @@ func (f *fakeEAS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "Sync":
 		f.syncs++
 		body = hordeSyncAdd
-		if f.syncs == 1 {
-			body = hordeSyncInitial
+		switch {
+		case f.syncs == f.objectNotFoundAt:
+			body = syncObjectNotFound
+		case f.syncs == 1 || f.syncs == f.objectNotFoundAt+1:
+			body = hordeSyncInitial // priming
 		}
 	case "Ping":
 		f.pings++
@@ -224,5 +231,33 @@ func TestEASNoInbox(t *testing.T) {
 	code, _, errOut := runArgs(t, context.Background(), "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1")
 	if code != exitFailure || !strings.Contains(errOut, `no inbox or mail folder: choose from "@Tasks@" tasks, "@Notes@" notes`) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestEASObjectNotFound: a Sync answered with collection status 8 (the
+// server lost the folder) makes the client run FolderSync and prime the
+// folder again, then deliver the change (SPEC L4).
+func TestEASObjectNotFound(t *testing.T) {
+	f := &fakeEAS{t: t, objectNotFoundAt: 2}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	t.Setenv(envEASPassword, "pw")
+	const resync = "eas      the server asked for FolderSync: FolderSync and prime again"
+	code, out, errOut, reached := runUntil(t, 15*time.Second, func(out string) bool {
+		_, after, found := strings.Cut(out, resync)
+		return found && strings.Contains(after, "eas      Sync @Notes@: 1 added")
+	}, "-eas", srv.URL, "-insecure-http", "-user", "alice", "-device", "DEV1", "-folders", "@Notes@",
+		"-min", "1s", "-max", "3s", "-buffer", "2s", "-duration", "30s")
+	t.Logf("output:\n%s", out)
+	if code != 0 || !reached {
+		t.Fatalf("exit %d, stderr %q; FolderSync after status 8, then the change: %v", code, errOut, reached)
+	}
+	if !strings.Contains(out, `Sync status 8 (object not found) for folder "@Notes@"`) {
+		t.Errorf("the output does not say why")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.folderSyncs != 2 {
+		t.Errorf("%d FolderSyncs, want 2", f.folderSyncs)
 	}
 }

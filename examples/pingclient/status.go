@@ -11,7 +11,8 @@ import (
 // statusLine is the live status line: elapsed, interval (or the ping in
 // flight), pings, timeouts, changes, backoff phase.
 func (a *app) statusLine() string {
-	snap := a.currentLoop().Snapshot()
+	loop := a.currentLoop()
+	snap, bo := loop.Snapshot(), loop.Backoff().Status()
 	a.mu.Lock()
 	pingStart, beat, changes := a.pingStart, a.pingBeat, a.changes
 	a.mu.Unlock()
@@ -26,14 +27,14 @@ func (a *app) statusLine() string {
 	switch {
 	case snap.State == transport.Pinging && !pingStart.IsZero():
 		what = fmt.Sprintf("ping %s/%s", whole(now.Sub(pingStart)), st(beat))
-	case snap.State == transport.BackingOff && !snap.Backoff.Next.IsZero():
-		what = "waiting " + whole(snap.Backoff.Next.Sub(now))
+	case snap.State == transport.BackingOff && !bo.Next.IsZero():
+		what = "waiting " + whole(bo.Next.Sub(now))
 	case snap.State == transport.Syncing:
 		what = "syncing"
 	case snap.State == transport.Scheduled:
 		what = "push off, polling"
 	}
-	return formatStatus(elapsed, what, snap.Counts.Pings, snap.Counts.TimedOut, changes, snap.Backoff.Phase.String())
+	return formatStatus(elapsed, what, snap.Counts.Pings, snap.Counts.TimedOut, changes, bo.Phase.String())
 }
 
 // formatStatus lays out the status line.

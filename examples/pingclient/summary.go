@@ -14,7 +14,8 @@ import (
 // notifications and their worst delay.
 func (a *app) summary() {
 	now := time.Now()
-	snap := a.currentLoop().Snapshot()
+	loop := a.currentLoop()
+	snap, bo := loop.Snapshot(), loop.Backoff().Status()
 	c := snap.Counts
 	st := a.out.story
 	ran := now.Sub(a.start)
@@ -38,7 +39,7 @@ func (a *app) summary() {
 		{"changes", changes}, {"max_delay_s", maxDelay}, {"mean_delay_s", meanDelay},
 		{"expired", c.Expired}, {"changed", c.Changed}, {"out_of_bounds", c.OutOfBounds}, {"closed", c.Closed},
 		{"network_lost", c.NetworkLost}, {"errors", c.Errors}, {"syncs", c.Syncs}, {"sync_errors", c.SyncErrors},
-		{"ceiling_s", ceiling}, {"workable", snap.Tuner.Workable}, {"backoff_phase", snap.Backoff.Phase.String()},
+		{"ceiling_s", ceiling}, {"workable", snap.Tuner.Workable}, {"backoff_phase", bo.Phase.String()},
 		{"duration_s", ran}, {"scale", a.o.scale}}
 
 	var b strings.Builder
@@ -100,9 +101,9 @@ func (a *app) summary() {
 	} else {
 		line("notifications", "%d changed folders reported", changes)
 	}
-	phase := snap.Backoff.Phase.String()
-	if !snap.Backoff.Next.IsZero() {
-		phase += ": " + snap.Backoff.Message
+	phase := bo.Phase.String()
+	if !bo.Next.IsZero() {
+		phase += ": " + bo.Message
 	}
 	line("backoff", "%s", phase)
 	if !snap.Tuner.Workable {

@@ -149,11 +149,13 @@ func (s *Session) String() string {
 // the inbox, or every mail folder), primes them with a Sync and makes the
 // loop that pings them. It tries once, without waiting for the backoff
 // controller, and returns the first error: one of Client.FolderSync's or
-// Client.Sync's, or ErrNoFolders. Run calls it when needed; call it
-// before Run to fail at once on a wrong URL or credentials instead of
-// retrying.
+// Client.Sync's, ErrNoFolders, or transport.ErrLoopRunning while Run or
+// Setup is active. Run calls it when needed; call it before Run to fail at
+// once on a wrong URL or credentials instead of retrying.
 func (s *Session) Setup(ctx context.Context) error {
-	s.run.Lock()
+	if !s.run.TryLock() {
+		return transport.ErrLoopRunning
+	}
 	defer s.run.Unlock()
 	return s.setup(ctx)
 }
@@ -233,10 +235,12 @@ var errSetupFailed = errors.New("eas: setup failed")
 // network error), then retried. Run returns early, with an error wrapping
 // transport.ErrRejected, when retrying cannot help: refused credentials
 // (ErrAuthFailed), ErrProvisioningRequired, ErrNoFolders, or any other
-// refusal of the loop's (see transport.Loop.Run). Only one Run may be
-// active at a time.
+// refusal of the loop's (see transport.Loop.Run). Only one Run or Setup
+// may be active at a time: another returns transport.ErrLoopRunning.
 func (s *Session) Run(ctx context.Context) error {
-	s.run.Lock()
+	if !s.run.TryLock() {
+		return transport.ErrLoopRunning
+	}
 	defer s.run.Unlock()
 	bo := s.cfg.Loop.Backoff
 	needSetup := s.Loop() == nil

@@ -197,6 +197,9 @@ func TestSessionRun(t *testing.T) {
 	if want := []string{"FolderSync", "Sync 0", "Ping 2", "Sync 1"}; !slices.Equal(got[:4], want) {
 		t.Errorf("requests %q, want %q first", got, want)
 	}
+	if err := s.Run(context.Background()); !errors.Is(err, transport.ErrLoopRunning) {
+		t.Errorf("a second Run = %v, want transport.ErrLoopRunning", err)
+	}
 	if s.Loop() == nil || !slices.Equal(s.Folders(), []string{"@Notes@"}) || len(setups) != 1 {
 		t.Errorf("loop %v, folders %v, setups %v", s.Loop(), s.Folders(), setups)
 	}

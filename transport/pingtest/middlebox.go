@@ -75,9 +75,9 @@ type MiddleboxStats struct {
 // at or up to 50 ms before its due time (measured by a goroutine that asks
 // to wake every millisecond; a wake-up more than 2 ms late is a stall), or
 // finds itself late by more than 2 ms, waits twice as long as that stall or
-// lateness, once, and drops then if the connection is still quiet. A mock
-// clock (Config.Clock) drops exactly on time. Its methods are safe for
-// concurrent use.
+// lateness (at most a tenth of the idle timeout), once, and drops then if
+// the connection is still quiet. A mock clock (Config.Clock) drops exactly
+// on time. Its methods are safe for concurrent use.
 type Middlebox struct {
 	front   *frontListener
 	backend string      // address of the server behind
@@ -354,9 +354,12 @@ func (r *relay) startTimer(d time.Duration) {
 // stallGrace returns how long a drop that is due now waits for the process
 // to catch up after a stall: twice the longest stall at or shortly before
 // the due time, or twice the check's own lateness, if that is more than
-// stall.Slack; 0 if the drop may happen now. A drop waits once. Called with
-// r.mu held.
-func (r *relay) stallGrace() time.Duration {
+// stall.Slack, and at most a tenth of the idle timeout; 0 if the drop may
+// happen now. A drop waits once. The cap keeps a loaded machine from
+// saving a connection that was idle well past the timeout: an answer due
+// more than a tenth of the timeout after the drop is always too late.
+// Called with r.mu held.
+func (r *relay) stallGrace(idle time.Duration) time.Duration {
 	if r.m.stalls == nil || r.graced {
 		return 0
 	}
@@ -366,7 +369,7 @@ func (r *relay) stallGrace() time.Duration {
 	if late <= stall.Slack {
 		return 0
 	}
-	return 2 * late
+	return min(2*late, idle/10)
 }
 
 // check drops the connection if it has been idle for the idle timeout,
@@ -389,7 +392,7 @@ func (r *relay) check(gen uint64) {
 		r.mu.Unlock()
 		return
 	}
-	if grace := r.stallGrace(); grace > 0 {
+	if grace := r.stallGrace(idle); grace > 0 {
 		r.gen++
 		r.graced = true
 		r.startTimer(grace)

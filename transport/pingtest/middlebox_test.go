@@ -162,16 +162,21 @@ func TestGatewayTimeoutDrop(t *testing.T) { // T8, issue 4: a proxy answers 504 
 }
 
 func TestActiveConnectionIsNeverDropped(t *testing.T) { // T8
-	// One byte every 20 ms for 500 ms through a middlebox that resets
-	// connections idle for 200 ms.
-	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: 200 * time.Millisecond})
-	body := `{"status":"expired"}` + "     "
-	require.NoError(t, srv.Inject(1, Fault{Kind: Trickle, Body: body, Interval: 20 * time.Millisecond}))
+	// One byte every twentieth of the idle timeout, for two and a half
+	// timeouts, through a middlebox that resets idle connections. (A stall
+	// of the test process longer than the timeout still holds up a byte
+	// past it; the middlebox then waits a tenth of the timeout for the
+	// process to catch up. The timeout is long enough that a loaded machine
+	// rarely stalls that long.)
+	const idle = 600 * time.Millisecond
+	srv := start(t, Config{Middlebox: true, DropMode: Reset, IdleTimeout: idle})
+	body := `{"status":"expired"}` + strings.Repeat(" ", 30) // 50 bytes
+	require.NoError(t, srv.Inject(1, Fault{Kind: Trickle, Body: body, Interval: idle / 20}))
 	t0 := time.Now()
 	r, err := post(t.Context(), srv.Client(), srv.URL(), `{"heartbeat": 10}`)
 	require.NoError(t, err, "after %v: %+v", time.Since(t0), srv.Middlebox().Stats())
 	assert.Equal(t, body, r.body)
-	assert.GreaterOrEqual(t, time.Since(t0), 500*time.Millisecond, "bytes flowed for 2.5 idle timeouts")
+	assert.GreaterOrEqual(t, time.Since(t0), idle*5/2, "bytes flowed for 2.5 idle timeouts")
 	assert.Equal(t, 0, srv.Middlebox().Stats().Resets)
 }
 
@@ -293,7 +298,8 @@ type fakeStalls struct{ longest time.Duration }
 func (f *fakeStalls) Longest(from, to time.Time) time.Duration { return f.longest }
 
 // TestStallGrace: a drop that finds the process stalled shortly before it
-// was due, or that comes late itself, waits twice that long, once, so that
+// was due, or that comes late itself, waits twice that long (at most a
+// tenth of the timeout), once, so that
 // an answer the stall held up is seen first; an on-time drop after no
 // stall, and any drop on a mock clock (no meter), happen at once. Driven
 // step by step on a mock clock with a fake stall meter.
@@ -311,6 +317,7 @@ func TestStallGrace(t *testing.T) {
 		{"jitter", true, stall.Slack, stall.Slack, false, 0},
 		{"stall before the due time", true, 30 * time.Millisecond, 0, false, 60 * time.Millisecond},
 		{"late timer", true, 0, 40 * time.Millisecond, false, 80 * time.Millisecond},
+		{"long stall: a tenth of the timeout", true, 10 * time.Second, 0, false, idle / 10},
 		{"an answer in the grace", true, 30 * time.Millisecond, 0, true, 60 * time.Millisecond},
 		{"mock clock", false, 30 * time.Millisecond, 40 * time.Millisecond, false, 0},
 	}
