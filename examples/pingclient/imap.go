@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	goimap "github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	redaction "github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 	"github.com/pushbeat/pushbeat/transport/imap"
 )
@@ -158,10 +158,7 @@ func logout(c *imapclient.Client) {
 
 // scrub cuts the password out of err's text: a server may echo it.
 func (s *imapSession) scrub(err error) error {
-	if s.cfg.Password == "" || !strings.Contains(err.Error(), s.cfg.Password) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), s.cfg.Password, "[redacted]"))
+	return redaction.New(s.cfg.Password).Error(err)
 }
 
 // sync fetches the messages that arrived since the last sync and shows

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -95,7 +95,8 @@ type Config struct {
 //	mailbox does not exist                       transport.ErrRejected
 //	NO [UNAVAILABLE], BYE at the greeting, ...   transport.ErrServer
 //	BAD, garbage, failed TLS verification        transport.ErrProtocol
-//	dial failure                                 transport.ErrNetworkLost
+//	connection refused (a server restarting)     transport.ErrRefused
+//	other dial failures                          transport.ErrNetworkLost
 //
 // A Pinger is safe for concurrent use; its pings run one at a time. Close
 // it when done: the connection stays open between pings.
@@ -244,21 +245,6 @@ func (p *Pinger) pingError(start time.Time, err error) error {
 	if errors.As(err, &ke) {
 		pe.Kind = ke.kind
 	}
-	pe.Err = redacted{err, p.cfg.Password}
+	pe.Err = redact.New(p.cfg.Password).Error(err)
 	return pe
-}
-
-// redacted is an error whose text has the password cut out: a hostile
-// server may echo it back.
-type redacted struct {
-	err      error
-	password string
-}
-
-func (r redacted) Error() string {
-	s := r.err.Error()
-	if r.password != "" {
-		s = strings.ReplaceAll(s, r.password, "[redacted]")
-	}
-	return s
 }

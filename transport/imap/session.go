@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	goimap "github.com/emersion/go-imap/v2"
@@ -70,8 +71,13 @@ func dial(ctx context.Context, cfg Config, mailbox string, deadline time.Time) (
 	defer cancel()
 	raw, err := dialer.DialContext(dctx, "tcp", cfg.Addr)
 	if err != nil {
-		if errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		switch {
+		case errors.Is(dctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
 			return nil, kindErrorf(transport.ErrTimedOut, "imap: connect: %w", err)
+		case errors.Is(err, syscall.ECONNREFUSED):
+			// The host is up and nothing listens: a server restarting
+			// (SPEC L3).
+			return nil, kindErrorf(transport.ErrRefused, "imap: connect: %w", err)
 		}
 		return nil, kindErrorf(transport.ErrNetworkLost, "imap: connect: %w", err)
 	}
