@@ -31,7 +31,7 @@ const clkLongest = 24 * time.Hour
 // hour, two days, ten years; forwards by an hour, a month, a century), the
 // controller never announces a negative wait or one longer than its cap, a
 // Wait started after the jump sleeps at most that long and returns exactly
-// when Status said, without spinning (issue 6; B1, B4, B7, B10).
+// when Status said, without spinning (B1, B4, B7, B10).
 //
 // Only a wait computed after the jump is in question. A Wait already
 // sleeping when a mock clock jumps back sleeps until the mock reaches its
@@ -134,7 +134,7 @@ func TestClockJumps(t *testing.T) {
 
 // TestClockJumpsWhileWaiting: a Wait that is already sleeping when the
 // wall clock jumps neither spins nor returns before Status().Next, and asks
-// for no wait outside (0, cap] (issue 6; B1, B4, B10). Its timer measures
+// for no wait outside (0, cap] (B1, B4, B10). Its timer measures
 // elapsed time, so it wakes when the wait it announced has passed, reads
 // the clock, and returns if the wall clock says the time has come, or
 // sleeps again for what is left.
@@ -202,7 +202,7 @@ func TestClockJumpsWhileWaiting(t *testing.T) {
 
 // TestClockJumpFirstCall: after the wall clock jumps back ten years, the
 // first call made, whichever it is, already sees a wait no longer than the
-// cap (B10, issue 6). Each entry point is the first call on its own
+// cap (B10). Each entry point is the first call on its own
 // controller, so none relies on another having cut the wait before it (the
 // tests above call Status first).
 func TestClockJumpFirstCall(t *testing.T) {

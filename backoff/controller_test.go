@@ -105,7 +105,7 @@ const (
 	sec    = time.Second
 )
 
-// TestSeedProposal runs one trace per row of the seed's proposal (WEP 106),
+// TestSeedProposal runs one trace per row of WEP 106's proposal,
 // as SPEC B1–B8 state it, with every random draw at mid-range.
 func TestSeedProposal(t *testing.T) {
 	tests := []struct {
@@ -167,7 +167,7 @@ func TestSeedProposal(t *testing.T) {
 		{"B5 X-Weave-Backoff on a 200", Policy{}, []step{
 			{0, observed(200, "X-Weave-Backoff", "60"), None, 0, ServerBackoff, 67*sec + 500*time.Millisecond, false},
 		}},
-		{"B5 the unit is configurable (the seed draft's milliseconds)", Policy{HeaderUnit: time.Millisecond}, []step{
+		{"B5 the unit is configurable (the WEP 106 draft's milliseconds)", Policy{HeaderUnit: time.Millisecond}, []step{
 			{0, observed(200, "X-Backoff", "1800"), None, 0, ServerBackoff, 1800*time.Millisecond + 7500*time.Millisecond, false},
 		}},
 		{"B5 X-Backoff on a 404 applies; the client error changes nothing else", Policy{}, []step{

@@ -85,7 +85,7 @@
 //
 // # X-Backoff is in seconds
 //
-// The seed's draft says X-Weave-Backoff counts milliseconds. An earlier
+// The WEP 106 draft says X-Weave-Backoff counts milliseconds. An earlier
 // revision of the same page, the Sync 1.5 API documentation, Mozilla's
 // servers (which send values such as 1800) and every Mozilla client
 // (desktop, Android, iOS, application-services) use seconds. Read as
@@ -94,7 +94,7 @@
 // Policy.HeaderUnit changes the unit for a server that really does send
 // milliseconds.
 //
-// # Where this package differs from the seed and the deployed client, and why
+// # Where this package differs from WEP 106 and the deployed client, and why
 //
 //   - 429 Too Many Requests is handled like 503 (RFC 6585): with
 //     Retry-After it is server-directed, without it a scheduled backoff.
@@ -120,7 +120,7 @@
 //     number never earns a shorter wait (B10).
 //   - Retry-After is read on 503 and 429 only, where RFC 9110 and RFC 6585
 //     give it a meaning for the next attempt; X-Backoff on every response.
-//   - The attempt number (X-Retry-Attempt, the seed's open question) is sent
+//   - The attempt number (X-Retry-Attempt, WEP 106's open question) is sent
 //     only if Policy.AttemptHeader asks for it (B9).
 //
 // # Time and randomness

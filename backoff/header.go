@@ -21,7 +21,7 @@ const (
 	// HeaderBackoff is X-Backoff, the later name of X-Weave-Backoff (B5),
 	// honoured on every response.
 	HeaderBackoff = "X-Backoff"
-	// HeaderRetryAttempt is the header the seed's open question proposes for
+	// HeaderRetryAttempt is the header WEP 106's open question proposes for
 	// telling the server how far behind a client is (B9), the one constant
 	// for it in the module. Set Policy.AttemptHeader to it to send it on
 	// requests through Transport, and transport.HTTPConfig.AttemptHeader to
@@ -31,7 +31,7 @@ const (
 
 // DefaultHeaderUnit is the unit of X-Weave-Backoff and X-Backoff values
 // (B5): seconds, as the Sync servers send them and every Sync client reads
-// them. The seed draft's milliseconds would turn a server's "1800" (half an
+// them. The WEP 106 draft's milliseconds would turn a server's "1800" (half an
 // hour) into 1.8 seconds.
 const DefaultHeaderUnit = time.Second
 
@@ -93,7 +93,7 @@ func ParseRetryAfter(value string, now time.Time) (time.Duration, error) {
 // ParseBackoffHeader parses an X-Weave-Backoff or X-Backoff header value: one
 // non-negative decimal integer counting units of unit. The Sync servers and
 // clients use seconds (unit = time.Second, DefaultHeaderUnit); see the package
-// documentation for why not the seed's milliseconds. If unit <= 0,
+// documentation for why not WEP 106's milliseconds. If unit <= 0,
 // DefaultHeaderUnit is used. Surrounding spaces and tabs are ignored.
 //
 // It returns an error wrapping ErrMalformed for an empty, negative,

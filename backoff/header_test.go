@@ -77,7 +77,7 @@ func TestParseBackoffHeader(t *testing.T) {
 		{"1800", time.Second, 30 * time.Minute, nil},
 		{"1800", 0, 30 * time.Minute, nil}, // zero unit means the default, seconds
 		{"1800", -time.Second, 30 * time.Minute, nil},
-		{"1800", time.Millisecond, 1800 * time.Millisecond, nil}, // the seed draft's unit
+		{"1800", time.Millisecond, 1800 * time.Millisecond, nil}, // the WEP 106 draft's unit
 		{" 60\t", time.Second, time.Minute, nil},
 		{"0", time.Second, 0, nil},
 		{"9223372036854775807", time.Nanosecond, time.Duration(1<<63 - 1), nil},

@@ -108,7 +108,7 @@ type Policy struct {
 
 	// HeaderUnit is the unit of X-Weave-Backoff and X-Backoff values. Zero
 	// means DefaultHeaderUnit (time.Second); see the package documentation
-	// for why not the seed draft's milliseconds. Negative is an error.
+	// for why not the WEP 106 draft's milliseconds. Negative is an error.
 	HeaderUnit time.Duration
 
 	// SecondaryAfter is how many failed retries move the controller from the

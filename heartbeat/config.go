@@ -12,19 +12,19 @@ import (
 // tuning component (SPEC H10).
 const (
 	// DefaultIncrement is the largest single increase of the interval: the
-	// seed's HeartbeatIncrement, 300 seconds.
+	// Direct Push documentation's HeartbeatIncrement, 300 seconds.
 	DefaultIncrement = 300 * time.Second
-	// DefaultMin is the device's smallest interval: the seed's HeartbeatMin,
-	// 480 seconds. It is also the starting interval (the seed's
+	// DefaultMin is the device's smallest interval: the Direct Push documentation's HeartbeatMin,
+	// 480 seconds. It is also the starting interval (the Direct Push documentation's
 	// HeartbeatDefault is 480 seconds too).
 	DefaultMin = 480 * time.Second
-	// DefaultMax is the device's largest interval: the seed's HeartbeatMax,
+	// DefaultMax is the device's largest interval: the Direct Push documentation's HeartbeatMax,
 	// 1680 seconds (28 minutes), just below the 30-minute idle timeout that
 	// Microsoft asks operators and firewalls to allow.
 	DefaultMax = 1680 * time.Second
 	// DefaultBuffer is how long past the interval a client waits for an
 	// answer before it assumes the network dropped the connection: the
-	// seed's "+1 minute".
+	// Direct Push documentation's "+1 minute".
 	DefaultBuffer = 60 * time.Second
 	// DefaultConfirmations is how many successive full-interval round trips
 	// confirm an interval before it is increased.
@@ -93,7 +93,7 @@ func ParseStrategy(name string) (Strategy, error) {
 type Config struct {
 	// Default is the interval of the first ping on a network the tuner has
 	// not seen. Zero means Min: start at the safe floor and climb, as the
-	// seed does (its HeartbeatDefault equals its HeartbeatMin, 480 s).
+	// Direct Push documentation does (its HeartbeatDefault equals its HeartbeatMin, 480 s).
 	Default time.Duration
 	// Increment is the largest single increase. Zero means DefaultIncrement.
 	Increment time.Duration

@@ -90,7 +90,7 @@
 // from then on times out once per probe (every 500 expiries, about one ping
 // in 500) instead of every third ping.
 //
-// # Where this package differs from the seed's text, and why
+// # Where this package differs from the Direct Push documentation's text, and why
 //
 //   - "If a ping request receives a response, the algorithm increases the
 //     interval": only Expired answers count. An answer with changes after
@@ -104,13 +104,13 @@
 //     interval can be increased or decreased", but the same page's revert
 //     rule drops straight to the minimum. The explicit rule wins: decreases
 //     go to the previous interval or to the minimum, whatever the distance.
-//   - Examples 5 and 6 in the seed's table: the page says push fails when
+//   - Examples 5 and 6 in the Direct Push documentation's table: the page says push fails when
 //     the device's maximum is below the server's minimum. In example 5 (device
 //     8-28 min, server 1-10 min) that is not so; the ranges overlap in 8-10
 //     min and this package pings at 10 minutes. Example 6 (server minimum 20
 //     min, network timeout 15 min) is caught by H9: every ping at the floor
 //     times out, and Workable turns false.
-//   - A zero Config.Default means Min: the seed's HeartbeatDefault equals its
+//   - A zero Config.Default means Min: the Direct Push documentation's HeartbeatDefault equals its
 //     HeartbeatMin, and a scaled-down configuration should start at its own
 //     floor, not at 8 minutes.
 //   - Workable (H9), per-network memory (H11), the ceiling (H10) and the

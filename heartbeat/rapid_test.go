@@ -141,8 +141,8 @@ func TestPropertyInvariants(t *testing.T) {
 }
 
 // classicModel is an independent model of SPEC H4 and H5 (with H6 and the
-// neutral Changed), written from the seed's words rather than from the
-// Tuner's code: it keeps a log of full-length pings, as the seed's client
+// neutral Changed), written from the Direct Push documentation's words rather than from the
+// Tuner's code: it keeps a log of full-length pings, as the Direct Push documentation's client
 // "keeps a log of ping requests".
 type classicModel struct {
 	cfg      heartbeat.Config

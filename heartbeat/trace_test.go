@@ -62,7 +62,7 @@ const (
 
 // TestTraces covers every tuning rule (H4-H7, H10). A trace whose config
 // names no strategy runs under both, since the rules it shows are common to
-// them. Intervals are in minutes from the seed's defaults: Min 8, Increment
+// them. Intervals are in minutes from the Direct Push documentation's defaults: Min 8, Increment
 // 5, Max 28.
 func TestTraces(t *testing.T) {
 	tests := []struct {
@@ -92,7 +92,7 @@ func TestTraces(t *testing.T) {
 			},
 		},
 		{
-			// The seed's worked example: a 15-minute heartbeat whose answer
+			// The Direct Push documentation's worked example: a 15-minute heartbeat whose answer
 			// is lost, the client wakes at 16 minutes, and because the
 			// heartbeat was not increased for that ping it drops to the
 			// 8-minute minimum (H5).
@@ -395,7 +395,7 @@ func TestUnworkable(t *testing.T) {
 	}
 }
 
-// TestServerBounds covers H8 with the seed's example ranges.
+// TestServerBounds covers H8 with the Direct Push documentation's example ranges.
 func TestServerBounds(t *testing.T) {
 	tests := []struct {
 		name             string
@@ -568,7 +568,7 @@ func TestNewNetworkStartsAtDefault(t *testing.T) {
 	}
 }
 
-// TestSeedWorkedExample: the seed's 15-minute heartbeat is given up at 16
+// TestSeedWorkedExample: the Direct Push documentation's 15-minute heartbeat is given up at 16
 // minutes (the interval plus the 1-minute buffer, SPEC T2), and since it
 // was not just raised it drops to the 8-minute minimum (H5).
 func TestSeedWorkedExample(t *testing.T) {

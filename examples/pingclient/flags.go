@@ -25,7 +25,7 @@ const (
 	envAuthorization = "PUSHBEAT_AUTHORIZATION"
 )
 
-// Demo defaults (SPEC E1): the seed's 15-minute network, mail every hour
+// Demo defaults (SPEC E1): the Direct Push documentation's 15-minute network, mail every hour
 // on average, 300 times faster than life (1 s stands for 5 min), for a
 // minute. At this scale the Adaptive tuner's whole story (8m, 8m, 13m,
 // 13m, 18m times out, 13m, 13m, 15m30s times out, 13m, 13m, settled at

@@ -148,7 +148,7 @@ func TestParse(t *testing.T) {
 		t.Errorf("tuner %+v want %+v", o.tuner, want)
 	}
 
-	// Every tuner and backoff flag reaches its field (issue 5: flags for
+	// Every tuner and backoff flag reaches its field (E1: flags for
 	// every tuner and backoff parameter).
 	o, err = parse([]string{"-strategy", "classic", "-default", "9m", "-min", "2m", "-max", "1h", "-increment", "3m",
 		"-buffer", "45s", "-confirmations", "4", "-resolution", "20s", "-ceiling-ttl", "7", "-unworkable-after", "5",

@@ -180,7 +180,7 @@ func TestURLBackoff(t *testing.T) {
 
 // TestState: -state writes the learned intervals at exit; a second run
 // loads them and pings at the learned interval; -network keeps one
-// interval per network (H11, H12, issue 6).
+// interval per network (H11, H12).
 func TestState(t *testing.T) {
 	t.Parallel()
 	srv := newServer(t, pingtest.Config{PlainHTTP: true})

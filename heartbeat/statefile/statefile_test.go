@@ -195,7 +195,7 @@ func TestCrashChild(t *testing.T) {
 
 // TestCrashSafety kills a process that is saving state at random moments,
 // many times: after every kill the file loads and is one of the versions
-// written (issue 6).
+// written (H12: a saved state is never lost).
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")

@@ -1,5 +1,5 @@
 // Package clocktest provides a benbjohnson/clock mock whose wall time can
-// jump, for tests of clock trouble (issue 6): a clock set back or far
+// jump, for tests of clock trouble (B10, T7): a clock set back or far
 // forward, as a user, NTP or a wrong real-time clock does.
 //
 // A Wall's Jump moves Now without any time passing. Its timers measure
