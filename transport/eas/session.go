@@ -44,7 +44,8 @@ type SessionConfig struct {
 	// (changed folders, recovery, the schedule while push is unavailable),
 	// those of the folders that succeeded included when another failed,
 	// from the goroutine running Run. Results carry the ServerIds of the
-	// items added, changed and deleted.
+	// items added, changed and deleted. A folder whose answer says
+	// MoreAvailable is synced again at once, up to 20 Syncs per change.
 	OnSync func(results []SyncCollectionResult)
 }
 
@@ -199,31 +200,41 @@ func (s *Session) setup(ctx context.Context) error {
 	return nil
 }
 
+// maxSyncRounds bounds the Syncs one call of the loop's SyncFunc sends:
+// with the default WindowSize, 1000 changes per folder; the rest come with
+// the next change.
+const maxSyncRounds = 20
+
 // sync is the loop's SyncFunc: a Sync of the folders (all pinged ones for
-// nil) that hands the results to OnSync. A folder the Sync primed (after
-// an invalid sync key) is synced again at once: the priming Sync returns
-// no items, and the change that the loop syncs for would wait for the next
-// one.
+// nil) that hands the results to OnSync. A folder that Sync primed (after
+// an invalid sync key) is synced again at once, since the priming Sync
+// returns no items and the change the loop syncs for would wait for the
+// next one; so is a folder whose answer says MoreAvailable, up to
+// maxSyncRounds Syncs in all.
 func (s *Session) sync(ctx context.Context, folders []string) error {
 	if len(folders) == 0 {
 		folders = s.Folders()
 	}
-	unprimed := s.client.unprimed(folders)
-	results, err := s.client.Sync(ctx, folders...)
-	if err == nil && len(unprimed) > 0 {
-		var more []SyncCollectionResult
-		more, err = s.client.Sync(ctx, unprimed...)
-		results = append(results, more...)
+	for round := 0; len(folders) > 0 && round < maxSyncRounds; round++ {
+		next := s.client.unprimed(folders)
+		results, err := s.client.Sync(ctx, folders...)
+		if s.cfg.OnSync != nil && len(results) > 0 {
+			s.cfg.OnSync(results)
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range results {
+			if r.MoreAvailable && !slices.Contains(next, r.CollectionID) {
+				next = append(next, r.CollectionID)
+			}
+		}
+		folders = next
 	}
-	if s.cfg.OnSync != nil && len(results) > 0 {
-		s.cfg.OnSync(results)
-	}
-	if err == nil {
-		s.mu.Lock()
-		s.synced = true
-		s.mu.Unlock()
-	}
-	return err
+	s.mu.Lock()
+	s.synced = true
+	s.mu.Unlock()
+	return nil
 }
 
 // errSetupFailed is what the backoff controller observes for a setup that

@@ -413,3 +413,46 @@ func TestPickFolders(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionMoreAvailable: a Sync answer that says MoreAvailable is
+// followed at once by another Sync of the folder, so that a burst of
+// changes larger than the window is delivered with the change that
+// announced it.
+func TestSessionMoreAvailable(t *testing.T) {
+	f := &fakeEAS{}
+	srv := newLoopbackServer(t, f)
+	more := encodeTree(t, wbxml.NewElement(wbxml.AirSyncSync, wbxml.NewText(wbxml.AirSyncStatus, "1"),
+		wbxml.NewElement(wbxml.AirSyncCollections, wbxml.NewElement(wbxml.AirSyncCollection,
+			wbxml.NewText(wbxml.AirSyncSyncKey, "{k2}"), wbxml.NewText(wbxml.AirSyncCollectionID, "@Notes@"),
+			wbxml.NewText(wbxml.AirSyncStatus, "1"), wbxml.NewElement(wbxml.AirSyncMoreAvailable),
+			wbxml.NewElement(wbxml.AirSyncCommands, wbxml.NewElement(wbxml.AirSyncAdd,
+				wbxml.NewText(wbxml.AirSyncServerID, "UID_M")))))))
+	f.queue("FolderSync", ok(vectors.FolderSync))
+	f.queue("Sync", ok(vectors.SyncInitial), fakeAnswer{code: 200, body: more}, ok(vectors.SyncAdd))
+	f.queue("Ping", ok(vectors.Status2))
+	s, results, _ := newTestSession(t, srv.URL, nil)
+	done, _ := runSession(t, s)
+	var added []string
+	for !slices.Contains(added, "UID_A") {
+		select {
+		case rs := <-results:
+			for _, r := range rs {
+				added = append(added, r.Added...)
+			}
+		case err := <-done:
+			t.Fatalf("Run = %v", err)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("added %v; UID_A never came", added)
+		}
+	}
+	if !slices.Equal(added, []string{"UID_M", "UID_A"}) {
+		t.Errorf("added %v, want UID_M, then UID_A from the Sync that MoreAvailable asked for", added)
+	}
+	var cmds []string
+	for _, r := range f.requests() {
+		cmds = append(cmds, r.cmd)
+	}
+	if want := []string{"FolderSync", "Sync", "Ping", "Sync", "Sync"}; !slices.Equal(cmds[:5], want) {
+		t.Errorf("requests %v, want %v first", cmds, want)
+	}
+}
