@@ -57,9 +57,10 @@
 // Adaptive, the default, is the "tuning component [that] can change the
 // increments" the documentation allows. It remembers the lowest interval that
 // failed as a ceiling; later raises go at most half the way to it, and
-// raising stops when the gap is within Resolution (30 s), or within 1/32 of
-// the ceiling below 16 minutes, where 30 s is a large share of each
-// interval and so of the pings per hour. Because networks
+// raising stops when the gap is within its resolution: by default 1/32 of
+// the ceiling, at most 30 s (below 16 minutes a fixed 30 s is a large share
+// of each interval and so of the pings per hour), or exactly
+// Config.Resolution when the application sets one. Because networks
 // change, after CeilingTTL (500) Expired round trips it probes once at the
 // ceiling plus Resolution: a surviving probe forgets the ceiling, a failed
 // one re-arms it. A failed probe is deaf for at most about two Resolutions

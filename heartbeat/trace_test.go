@@ -595,3 +595,33 @@ func TestMaxNetworksOne(t *testing.T) {
 		t.Fatalf("state keeps more than one network: %s", b)
 	}
 }
+
+// TestResolutionRule: behind a path that drops connections idle for 4
+// minutes or more, Adaptive settles within the default rule's 1/32 of the
+// failed interval (7.5 s at 4 min) when Config.Resolution is zero, and
+// as far below as the Resolution it is given otherwise: a coarse
+// Resolution is a margin the application chose, never narrowed (H10).
+func TestResolutionRule(t *testing.T) {
+	const timeout = 4 * minute
+	for _, tc := range []struct {
+		resolution time.Duration
+		lo, hi     time.Duration // the settled interval lies in [lo, hi]
+	}{
+		{0, timeout - timeout/32, timeout - time.Millisecond},
+		{30 * time.Second, timeout - 30*time.Second, timeout - 30*time.Second/4},
+		{time.Minute, timeout - time.Minute, timeout - time.Minute/4},
+	} {
+		tr := newTuner(t, heartbeat.Config{Min: time.Minute, Max: 28 * minute, Increment: 5 * minute,
+			Resolution: tc.resolution})
+		for range 200 {
+			if tr.Interval() < timeout {
+				tr.Observe(heartbeat.Expired)
+			} else {
+				tr.Observe(heartbeat.TimedOut)
+			}
+		}
+		if iv := tr.Interval(); iv < tc.lo || iv > tc.hi {
+			t.Errorf("Resolution %v: settled at %v, want in [%v, %v]", tc.resolution, iv, tc.lo, tc.hi)
+		}
+	}
+}

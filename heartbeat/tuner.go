@@ -1,6 +1,7 @@
 package heartbeat
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"time"
@@ -341,14 +342,11 @@ func (t *Tuner) raise(n *network) Reason {
 		switch {
 		case n.stable >= t.cfg.CeilingTTL:
 			// Test the old ceiling: just above it, so that a failed probe
-			// costs little deaf time, and by at most Increment per raise.
-			step = min(step, gap+t.cfg.Resolution)
-		case gap <= min(t.cfg.Resolution, n.ceiling/32):
-			// Settled just below the ceiling. On short timeouts a fixed
-			// Resolution is a large share of the interval, and pings per
-			// hour go as its inverse: settle within 1/32 of the ceiling
-			// there (7.5 s at 4 min), which the fleet simulation found
-			// worth the extra probe it costs (SPEC S5).
+			// costs little deaf time (Resolution, or DefaultResolution
+			// under the default rule), and by at most Increment per raise.
+			step = min(step, gap+cmp.Or(t.cfg.Resolution, DefaultResolution))
+		case gap <= t.resolution(n):
+			// Settled just below the ceiling.
 			return ReasonNone
 		default:
 			step = min(step, gap/2)
@@ -358,6 +356,19 @@ func (t *Tuner) raise(n *network) Reason {
 	n.interval = min(n.interval+step, t.hi)
 	n.streak = 0
 	return ReasonConfirmed
+}
+
+// resolution is how close below n's ceiling the Adaptive strategy settles
+// (H10): Config.Resolution when set; otherwise 1/32 of the ceiling, at most
+// DefaultResolution. On short timeouts a fixed 30 s is a large share of the
+// interval, and pings per hour go as its inverse: within 1/32 the tuner
+// settles 7.5 s below a 4-minute timeout, which the fleet simulation found
+// worth the extra probe it costs (SPEC S5).
+func (t *Tuner) resolution(n *network) time.Duration {
+	if t.cfg.Resolution > 0 {
+		return t.cfg.Resolution
+	}
+	return min(DefaultResolution, n.ceiling/32)
 }
 
 // timedOut handles a silent drop (H5, H9, H10).

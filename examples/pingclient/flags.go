@@ -225,7 +225,7 @@ func parse(args []string, stdout io.Writer) (options, error) {
 			return o, usagef("-%s %d: must be at least 1", f.name, f.v)
 		}
 	}
-	for _, name := range []string{"min", "max", "increment", "buffer", "resolution", "backoff-base", "backoff-cap"} {
+	for _, name := range []string{"min", "max", "increment", "buffer", "backoff-base", "backoff-cap"} {
 		if v := fs.Lookup(name).Value.(flag.Getter).Get().(time.Duration); v == 0 {
 			return o, usagef("-%s 0: must be positive", name)
 		}
@@ -323,7 +323,7 @@ func defineFlags(fs *flag.FlagSet, o *options, r *rawFlags) {
 	fs.DurationVar(&d.Increment, "increment", heartbeat.DefaultIncrement, "largest single increase of the interval")
 	fs.DurationVar(&d.Buffer, "buffer", heartbeat.DefaultBuffer, "how long past the interval to wait for an answer before the ping counts as timed out")
 	fs.IntVar(&r.confirmations, "confirmations", heartbeat.DefaultConfirmations, "full-length pings at an interval before it is increased")
-	fs.DurationVar(&d.Resolution, "resolution", heartbeat.DefaultResolution, "adaptive: stop probing when this close below an interval that failed (the demo's is "+durfmt.Rounded(defaultDemoResolution)+" unless set)")
+	fs.DurationVar(&d.Resolution, "resolution", 0, "adaptive: stop probing when this close below an interval that failed; 0 means the library's rule, 1/32 of that interval and at most "+durfmt.Rounded(heartbeat.DefaultResolution)+" (the demo's is "+durfmt.Rounded(defaultDemoResolution)+" unless set)")
 	fs.IntVar(&r.ttl, "ceiling-ttl", heartbeat.DefaultCeilingTTL, "adaptive: full-length pings before probing above a failed interval again")
 	fs.IntVar(&r.unwk, "unworkable-after", heartbeat.DefaultUnworkableAfter, "timeouts in a row at the smallest interval before push counts as unworkable")
 

@@ -66,7 +66,7 @@ func TestHelp(t *testing.T) {
 	for _, want := range []string{
 		"With no -url or -eas it runs a demo", "With -url https://host/path", "With -eas https://host/Microsoft-Server-ActiveSync",
 		envEASPassword, envAuthorization,
-		"(default 8m)", "(default 28m)", "(default 5m)", "(default 1m)", "(default 30s)", "(default 15m)", "(default 8h)",
+		"(default 8m)", "(default 28m)", "(default 5m)", "(default 1m)", "0 means the library's rule", "(default 15m)", "(default 8h)",
 		`(default "adaptive")`, `(default "linear")`, "(default 300)", "(default 2)", "(default 500)", "(default 3)",
 	} {
 		if !strings.Contains(out, want) {
