@@ -51,6 +51,28 @@ func newTestLoop(t *testing.T, f *fakeEAS) (*transport.Loop, <-chan transport.Ev
 	return loop, events
 }
 
+// runUntilBackoff runs loop in the background until it enters a backoff and
+// returns that BackoffEntered event, logging every event before it, with
+// the channel Run's result arrives on. It fails the test when Run returns
+// or ctx ends first.
+func runUntilBackoff(t *testing.T, ctx context.Context, loop *transport.Loop, events <-chan transport.Event) (transport.Event, <-chan error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- loop.Run(ctx) }()
+	var e transport.Event
+	for e.Kind != transport.BackoffEntered {
+		select {
+		case e = <-events:
+			t.Log(e)
+		case err := <-done:
+			t.Fatalf("Run = %v before backing off", err)
+		case <-ctx.Done():
+			t.Fatalf("no backoff before the context ended: %v", ctx.Err())
+		}
+	}
+	return e, done
+}
+
 // TestLoopThrottled: a 503 with Retry-After, to the Ping or to the Sync
 // after a change, stops the loop for the server's time plus fuzz: a 503
 // with Retry-After (throttling) is handled as its meaning says (B1).
@@ -73,17 +95,7 @@ func TestLoopThrottled(t *testing.T) {
 			f.queue("Sync", tc.sync...)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			done := make(chan error, 1)
-			go func() { done <- loop.Run(ctx) }()
-			var e transport.Event
-			for e.Kind != transport.BackoffEntered {
-				select {
-				case e = <-events:
-					t.Log(e)
-				case <-ctx.Done():
-					t.Fatal("no backoff within 10 s")
-				}
-			}
+			e, done := runUntilBackoff(t, ctx, loop, events)
 			wait := e.Backoff.Next.Sub(e.Time)
 			if e.Backoff.Reason != backoff.Maintenance || wait < 119*time.Second || wait > 151*time.Second {
 				t.Errorf("backoff %+v, next in %v; want maintenance for 120 s plus at most 25%% fuzz", e.Backoff, wait)
@@ -109,17 +121,7 @@ func TestLoopServerErrorBacksOff(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- loop.Run(ctx) }()
-	var e transport.Event
-	for e.Kind != transport.BackoffEntered {
-		select {
-		case e = <-events:
-			t.Log(e)
-		case err := <-done:
-			t.Fatalf("Run = %v before backing off", err)
-		}
-	}
+	e, done := runUntilBackoff(t, ctx, loop, events)
 	// The loop now waits for the controller: the scheduled wait of a
 	// first server error (B2, at least the default Base of 15 min), during
 	// which nothing is sent.
