@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -99,7 +100,7 @@ func (p plan) clientArgs(url, cert string) []string {
 }
 
 func runLab(t *testing.T, nat time.Duration) {
-	bin := buildClient(t)
+	bin := natlab.BuildPingclient(t)
 	p := planFor(nat)
 	t.Logf("plan: NAT idle timeout %v; pingclient %s", nat, strings.Join(p.clientArgs("URL", "CERT"), " "))
 	for _, policy := range []natlab.Policy{natlab.Drop, natlab.Reset} {
@@ -108,36 +109,6 @@ func runLab(t *testing.T, nat time.Duration) {
 			runVariant(t, bin, p, policy)
 		})
 	}
-}
-
-// buildClient builds examples/pingclient, the real client, once per test.
-func buildClient(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go") // go test puts its own go first in PATH
-	if err != nil {
-		t.Fatalf("no go command to build pingclient with: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "pingclient")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushbeat/pushbeat/examples/pingclient").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build pingclient: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// event is one line of pingclient -json.
-type event struct {
-	Event     string  `json:"event"`
-	T         float64 `json:"t"`
-	Interval  float64 `json:"interval_s"`
-	Status    string  `json:"status"`
-	Elapsed   float64 `json:"elapsed_s"`
-	ErrorKind string  `json:"error_kind"`
-	Error     string  `json:"error"`
-	From      float64 `json:"from_s"`
-	To        float64 `json:"to_s"`
-	Reason    string  `json:"reason"`
-	Settled   float64 `json:"settled_interval_s"`
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
@@ -191,14 +162,12 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 	check(t, p, policy, pings, changes, counters, pkts)
 }
 
-// startServer starts the lab's ping server in the server's namespace and
-// returns a function that reads what it has said about pings so far.
-func startServer(t *testing.T, lab *natlab.Lab, cert string) func() []serverLine {
+// startPiped starts cmd with its standard output on a pipe to read and its
+// standard error collected, for the error message when it fails.
+func startPiped(t *testing.T, cmd *exec.Cmd) (io.ReadCloser, *bytes.Buffer) {
 	t.Helper()
-	cmd := lab.Command(lab.Server, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serverRoleEnv+"=1", serverCertEnv+"="+cert)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +175,16 @@ func startServer(t *testing.T, lab *natlab.Lab, cert string) func() []serverLine
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	return stdout, stderr
+}
+
+// startServer starts the lab's ping server in the server's namespace and
+// returns a function that reads what it has said about pings so far.
+func startServer(t *testing.T, lab *natlab.Lab, cert string) func() []serverLine {
+	t.Helper()
+	cmd := lab.Command(lab.Server, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serverRoleEnv+"=1", serverCertEnv+"="+cert)
+	stdout, stderr := startPiped(t, cmd)
 	var (
 		mu    sync.Mutex
 		lines []serverLine
@@ -252,15 +231,7 @@ func startServer(t *testing.T, lab *natlab.Lab, cert string) func() []serverLine
 func runClient(t *testing.T, lab *natlab.Lab, bin string, args []string, limit time.Duration) ([][]byte, time.Time) {
 	t.Helper()
 	cmd := lab.Command(lab.Client, bin, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr := startPiped(t, cmd)
 	killer := time.AfterFunc(limit, func() { _ = cmd.Process.Kill() })
 	defer killer.Stop()
 	var (
@@ -272,7 +243,7 @@ func runClient(t *testing.T, lab *natlab.Lab, bin string, args []string, limit t
 		arrived := time.Now()
 		line := slices.Clone(sc.Bytes())
 		lines = append(lines, line)
-		var e event
+		var e natlab.Event
 		if json.Unmarshal(line, &e) == nil {
 			if s := arrived.Add(-secs(e.T)); start.IsZero() || s.Before(start) {
 				start = s
@@ -290,11 +261,11 @@ func runClient(t *testing.T, lab *natlab.Lab, bin string, args []string, limit t
 
 // parseEvents turns the client's lines into completed pings, interval
 // changes and the summary.
-func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, changes []event, summary event) {
+func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, changes []natlab.Event, summary natlab.Event) {
 	t.Helper()
 	var cur *ping
 	for _, line := range lines {
-		var e event
+		var e natlab.Event
 		if err := json.Unmarshal(line, &e); err != nil {
 			t.Fatalf("pingclient line %q: %v", line, err)
 		}
@@ -427,7 +398,7 @@ func killedOutcome(policy natlab.Policy) string {
 }
 
 // check asserts what the lab exists to prove (SPEC T2, T3, T9, T11).
-func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []event, counters natlab.Counters, pkts []natlab.Packet) {
+func check(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []natlab.Event, counters natlab.Counters, pkts []natlab.Packet) {
 	t.Helper()
 	if len(pings) == 0 {
 		t.Fatal("no ping completed")
@@ -516,7 +487,7 @@ func describe(pkts []natlab.Packet, all []natlab.Packet, start time.Time) string
 }
 
 // report logs the run's figures: what the README quotes.
-func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []event, summary event,
+func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []natlab.Event, summary natlab.Event,
 	c natlab.Counters, srv []serverLine, ev []natlab.Eviction, pkts []natlab.Packet, wall time.Duration) {
 	t.Helper()
 	var b strings.Builder

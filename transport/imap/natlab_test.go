@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -47,7 +46,7 @@ func TestNATLabIMAP(t *testing.T) {
 		t.Skipf("the kernel NAT lab runs in real time and needs root: set PUSHBEAT_NATLAB=1 to run it")
 	}
 	natlab.Require(t)
-	bin := buildPingclient(t)
+	bin := natlab.BuildPingclient(t)
 	for _, tc := range []struct {
 		name   string
 		notify time.Duration
@@ -57,34 +56,6 @@ func TestNATLabIMAP(t *testing.T) {
 			runIMAPLab(t, bin, tc.notify)
 		})
 	}
-}
-
-func buildPingclient(t *testing.T) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("building pingclient needs the go command in PATH: %v", err)
-	}
-	bin := filepath.Join(t.TempDir(), "pingclient")
-	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/pushbeat/pushbeat/examples/pingclient").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build pingclient: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// labEvent is one line of pingclient -json.
-type labEvent struct {
-	Event     string  `json:"event"`
-	T         float64 `json:"t"`
-	Interval  float64 `json:"interval_s"`
-	Status    string  `json:"status"`
-	Elapsed   float64 `json:"elapsed_s"`
-	ErrorKind string  `json:"error_kind"`
-	From      float64 `json:"from_s"`
-	To        float64 `json:"to_s"`
-	Reason    string  `json:"reason"`
-	Settled   float64 `json:"settled_interval_s"`
 }
 
 func runIMAPLab(t *testing.T, bin string, notify time.Duration) {
@@ -113,15 +84,15 @@ func runIMAPLab(t *testing.T, bin string, notify time.Duration) {
 	}
 
 	var (
-		events              []labEvent
+		events              []natlab.Event
 		timeouts, confirmed int
 		maxConfirmedFrom    float64
 		maxInterval         float64
-		summary             labEvent
+		summary             natlab.Event
 	)
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
-		var e labEvent
+		var e natlab.Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			t.Fatalf("pingclient line %q: %v", sc.Text(), err)
 		}
