@@ -3,7 +3,10 @@ package transport_test
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -230,4 +233,34 @@ func stallMeter(t *testing.T) *stall.Meter {
 	m := stall.Acquire()
 	t.Cleanup(m.Release)
 	return m
+}
+
+// childCommand returns a command that runs this test binary again as a
+// child process, running only the test named test (a TestXxx in this
+// package that acts its part when it finds its role in env), with env
+// added to the environment, no timeout, and its standard error on ours.
+func childCommand(test string, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$", "-test.v", "-test.timeout=0")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// startChild starts childCommand(test, env...) with pipes to its standard
+// input and from its standard output. The caller kills and waits for it.
+func startChild(t *testing.T, test string, env ...string) (*exec.Cmd, io.WriteCloser, io.ReadCloser) {
+	t.Helper()
+	cmd := childCommand(test, env...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, in, out
 }

@@ -109,20 +109,7 @@ type restartChild struct {
 // startRestartChild starts a server child and waits until it listens.
 func startRestartChild(t *testing.T, storm string) *restartChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRestartChild$", "-test.v", "-test.timeout=0")
-	cmd.Env = append(os.Environ(), restartRoleEnv+"=server", "PUSHBEAT_RESTART_STORM="+storm)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, in, out := startChild(t, "TestRestartChild", restartRoleEnv+"=server", "PUSHBEAT_RESTART_STORM="+storm)
 	c := &restartChild{t: t, cmd: cmd, in: in, lines: make(chan string, 64), done: make(chan struct{})}
 	go func() {
 		defer close(c.done)

@@ -12,7 +12,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -198,20 +197,7 @@ func TestScale(t *testing.T) {
 func runScale(t *testing.T, cfg scaleConfig) (scaleResult, scaleServerResult) {
 	t.Helper()
 	enc, _ := json.Marshal(cfg)
-	srv := exec.Command(os.Args[0], "-test.run=^TestScaleServer$", "-test.v", "-test.timeout=0")
-	srv.Env = append(os.Environ(), scaleRoleEnv+"=server", "PUSHBEAT_SCALE_CONFIG="+string(enc))
-	srvIn, err := srv.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvOut, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Stderr = os.Stderr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv, srvIn, srvOut := startChild(t, "TestScaleServer", scaleRoleEnv+"=server", "PUSHBEAT_SCALE_CONFIG="+string(enc))
 	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
 	lines := bufio.NewScanner(srvOut)
 	lines.Buffer(make([]byte, 1<<20), 1<<20)
@@ -226,10 +212,7 @@ func runScale(t *testing.T, cfg scaleConfig) (scaleResult, scaleServerResult) {
 	}
 
 	enc, _ = json.Marshal(cfg)
-	cli := exec.Command(os.Args[0], "-test.run=^TestScaleClient$", "-test.v", "-test.timeout=0")
-	cli.Env = append(os.Environ(), scaleRoleEnv+"=client", "PUSHBEAT_SCALE_CONFIG="+string(enc))
-	cli.Stderr = os.Stderr
-	out, err := cli.Output()
+	out, err := childCommand("TestScaleClient", scaleRoleEnv+"=client", "PUSHBEAT_SCALE_CONFIG="+string(enc)).Output()
 	var res scaleResult
 	if !scaleDecode(string(out), "RESULT ", &res) {
 		t.Fatalf("N=%d: the client child failed (%v):\n%s", cfg.N, err, out)
