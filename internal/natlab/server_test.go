@@ -4,18 +4,11 @@ package natlab_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -25,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/internal/natlab"
+	"github.com/pushbeat/pushbeat/internal/testcert"
 )
 
 // The lab's server is this test binary run again in the server's
@@ -54,12 +48,12 @@ type serverLine struct {
 
 func serve() int {
 	logf := log.New(os.Stderr, "natlab server: ", 0).Printf
-	cert, pemBytes, err := selfSigned(natlab.ServerAddr.AsSlice())
+	cert, err := testcert.New("natlab server", []net.IP{natlab.ServerAddr.AsSlice()}, nil)
 	if err != nil {
 		logf("%v", err)
 		return 1
 	}
-	if err := os.WriteFile(os.Getenv(serverCertEnv), pemBytes, 0o644); err != nil {
+	if err := os.WriteFile(os.Getenv(serverCertEnv), cert.CertPEM, 0o644); err != nil {
 		logf("%v", err)
 		return 1
 	}
@@ -78,7 +72,7 @@ func serve() int {
 	}
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { holdPing(w, r, report) }),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: time.Minute,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -124,29 +118,4 @@ func holdPing(w http.ResponseWriter, r *http.Request, report func(serverLine)) {
 	}
 	line.Ended = time.Now()
 	report(line)
-}
-
-// selfSigned makes a certificate for ip and returns it with its PEM.
-func selfSigned(ip net.IP) (tls.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "natlab server"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{ip},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pemBytes, nil
 }

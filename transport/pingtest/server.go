@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pushbeat/pushbeat/internal/testcert"
 	"github.com/pushbeat/pushbeat/transport"
 )
 
@@ -38,17 +39,16 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{b: newBackend(cfg)}
 	var tlsConf *tls.Config
 	if !cfg.PlainHTTP {
-		cert, leaf, err := newCertificate()
+		cert, err := testcert.New("pingtest", []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, []string{"localhost"})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("pingtest: %w", err)
 		}
 		tlsConf = &tls.Config{
-			Certificates: []tls.Certificate{cert},
+			Certificates: []tls.Certificate{cert.TLS},
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"http/1.1"},
 		}
-		s.pool = x509.NewCertPool()
-		s.pool.AddCert(leaf)
+		s.pool = cert.Pool()
 	}
 
 	front, err := listenFront("127.0.0.1:0")

@@ -11,16 +11,10 @@
 package imaptest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -33,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/testcert"
 )
 
 // RequireEnv names the environment variable that turns a missing Dovecot
@@ -153,7 +149,10 @@ func missing(t testing.TB, msg string) {
 // mail directory, all owned by the user Dovecot runs as.
 func (s *Server) writeFiles(t testing.TB, cfg Config) *tls.Config {
 	t.Helper()
-	certPEM, keyPEM, pool := makeCert(t, cfg.Listen)
+	cert, err := testcert.New("pushbeat imaptest", []net.IP{net.IPv4(127, 0, 0, 1), cfg.Listen.AsSlice()}, []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var users strings.Builder
 	fmt.Fprintf(&users, "%s:{PLAIN}%s::::::\n", s.User, s.Password)
 	for i := range cfg.Users {
@@ -235,7 +234,7 @@ service auth {
   client_limit = %[12]d
 }
 `, d, filepath.Base(d), u, g, n+10, n+10, notify, s.uid, s.gid, stport, port, 2*n+100, perProcess, cfg.Listen)
-	files := map[string]string{"dovecot.conf": conf, "users": users.String(), "cert.pem": certPEM, "key.pem": keyPEM}
+	files := map[string]string{"dovecot.conf": conf, "users": users.String(), "cert.pem": string(cert.CertPEM), "key.pem": string(cert.KeyPEM)}
 	for _, sub := range []string{"run", "state", "mail"} {
 		if err := os.Mkdir(filepath.Join(d, sub), 0o755); err != nil {
 			t.Fatal(err)
@@ -258,7 +257,7 @@ service auth {
 			t.Fatal(err)
 		}
 	}
-	return &tls.Config{RootCAs: pool, ServerName: cfg.Listen.String()}
+	return &tls.Config{RootCAs: cert.Pool(), ServerName: cfg.Listen.String()}
 }
 
 // names returns the user and group names Dovecot runs as.
@@ -442,44 +441,6 @@ func randomHex(t testing.TB, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// makeCert makes a self-signed certificate for ip, 127.0.0.1 and
-// localhost.
-func makeCert(t testing.TB, ip netip.Addr) (certPEM, keyPEM string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "pushbeat imaptest"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), ip.AsSlice()},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})), pool
 }
 
 func tail(s string, n int) string {
