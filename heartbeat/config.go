@@ -40,7 +40,7 @@ const (
 	// trusts a failed interval before it probes above it again. 500, chosen
 	// from the fleet simulation's cost curve (internal/sim, SPEC S5): at 50
 	// the probes alone killed 4.8 connections per network per week; 200
-	// gives 1.5, 500 gives 0.8 (goal: at most 1) for 0.7% more energy than
+	// gives 1.5, 500 gives 0.8 (goal: at most 1) for 0.6% more energy than
 	// 200, and 1000 saves little more while it learns of a timeout that
 	// grew twice as slowly.
 	DefaultCeilingTTL = 500
