@@ -23,7 +23,7 @@ import (
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
-// The fault-injection test (issue 6) runs the real Loop and HTTPPinger over
+// The fault-injection test runs the real Loop and HTTPPinger over
 // loopback TLS, through pingtest's middlebox, with every time scaled from
 // minutes to milliseconds, while a seeded driver throws a random mix of
 // trouble at it: silent drops, resets and 504s from the middlebox, network
@@ -143,7 +143,7 @@ type faultRun struct {
 }
 
 // TestFaultInjection proves that pushbeat holds up against hostile servers
-// and networks (issue 6; SPEC T2, T3, T5, T7, B1, B2, B5, B10, H3, H8):
+// and networks (SPEC T2, T3, T5, T7, B1, B2, B5, B10, H3, H8):
 // through a seeded random mix of faults, with the real loop and pinger
 // over loopback,
 //   - nothing panics and Run ends only when asked, with context.Canceled,

@@ -20,7 +20,7 @@ import (
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
-// The herd test (issue 6, SPEC B1): a fleet of loops holds pings on one
+// The herd test (SPEC B1): a fleet of loops holds pings on one
 // server; the server goes down for maintenance and answers every ping with
 // 503 + Retry-After; the fleet comes back. The server must see no request
 // before the time it stated, and the returning requests must be spread as

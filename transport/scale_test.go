@@ -29,7 +29,7 @@ import (
 	"github.com/pushbeat/pushbeat/transport/pingtest"
 )
 
-// The scale test (issue 6) is not part of the default run. Run it, without
+// The scale test (T7: a loop costs little when idle) is not part of the default run. Run it, without
 // the race detector, with
 //
 //	PUSHBEAT_SCALE=1 go test -run '^TestScale$' -v -timeout 30m ./transport
@@ -181,7 +181,7 @@ func TestScale(t *testing.T) {
 			r.c.N, r.c.Started.Round(time.Millisecond), r.c.FailedKinds, r.c.NoFile, r.c.CPU.Round(time.Millisecond),
 			r.s.Expired, r.s.Other, r.s.HeldLate.P50, r.s.HeldLate.Max, r.s.Abandoned, float64(r.s.RSSBytes)/(1<<20), r.s.CPU.Round(time.Millisecond))
 	}
-	// The goals (issue 6), checked so that a run says plainly when one is
+	// The goals, checked so that a run says plainly when one is
 	// missed; the figures above say by how much.
 	for _, r := range rows {
 		if per := float64(r.c.RSSBytes) / float64(r.c.N); r.c.N >= 1000 && per > 64<<10 {

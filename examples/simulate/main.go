@@ -2,9 +2,9 @@
 // (SPEC E2, package internal/sim) and prints what each heartbeat strategy
 // costs and delivers.
 //
-// With no scenario flags it prints two tables: the seed's eight examples
+// With no scenario flags it prints two tables: the Direct Push table's eight examples
 // (periodic mail) with the library's Adaptive and Classic results next to
-// the seed's stated result, and the strategy comparison over published
+// the document's stated result, and the strategy comparison over published
 // network idle timeouts with Poisson mail. With -timeout, -mail,
 // -arrivals, -server-min, -server-max or -svg it runs one custom scenario.
 // See -h.
@@ -71,11 +71,11 @@ network path that silently drops idle connections, and compares heartbeat
 strategies on the same scenarios and seeds. Time is virtual: a week of
 pings takes well under a millisecond.
 
-With no scenario flag it prints (1) the seed's eight examples (periodic
-mail, as the seed means it) with the library's Adaptive and Classic results
-next to the seed's stated result, and (2) the strategy comparison over
+With no scenario flag it prints (1) the Direct Push table's eight examples (periodic
+mail, as the document means it) with the library's Adaptive and Classic results
+next to the document's stated result, and (2) the strategy comparison over
 network idle timeouts 4m to 2h4m with Poisson mail every 20m and 2h, over
--seeds seeds, then checks issue 5's goals.
+-seeds seeds, then checks the comparison's goals (E2, H10).
 
 With any of -timeout, -mail, -arrivals, -server-min, -server-max or -svg it
 runs one custom scenario, one seed (-seed), every chosen strategy.
@@ -119,7 +119,7 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&seed, "seed", 1, "seed of the custom scenario's run, and the first seed of the comparison's")
 	fs.IntVar(&o.seeds, "seeds", 5, "comparison: seeds per scenario, 1 to 100 (seed, seed+1, ...)")
 	fs.StringVar(&strategies, "strategy", "all", "strategies of the comparison and the custom scenario, comma-separated, or all: "+
-		strings.Join(sim.StrategyNames(), ",")+" (the seed's table always shows adaptive and classic)")
+		strings.Join(sim.StrategyNames(), ",")+" (the Direct Push table always shows adaptive and classic)")
 	fs.DurationVar(&syncEvery, "sync-every", sim.DefaultSyncEvery, "scheduled-sync interval of a device that gave up on push")
 	fs.DurationVar(&probe, "probe-every", sim.DefaultProbeEvery, "how long a device that gave up on push waits before trying it again")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per run per line instead of tables (fields: see internal/sim's package doc)")
@@ -245,14 +245,14 @@ func runGroup(sc sim.Scenario, name string, seeds int) (group, error) {
 	return group{strategy: name, runs: rs, merged: sim.Merge(rs)}, nil
 }
 
-// seedRow is one of the seed's examples with the tuner strategies' runs.
+// seedRow is one of the Direct Push table's examples with the tuner strategies' runs.
 type seedRow struct {
 	ex      sim.SeedExample
 	groups  []group // adaptive, classic, fixed-min
 	poisson group   // fixed-min with Poisson mail of the same mean, for example 2's note
 }
 
-// seedStrategies are the strategies shown for the seed's table: the
+// seedStrategies are the strategies shown for the Direct Push table: the
 // library's two, and fixed-min for example 2's note.
 var seedStrategies = []string{sim.StrategyAdaptive, sim.StrategyClassic, sim.StrategyFixedMin}
 
@@ -263,7 +263,7 @@ func seedTable(o options) ([]seedRow, error) {
 		sc.Seed, sc.SyncEvery, sc.ProbeEvery = o.sc.Seed, o.sc.SyncEvery, o.sc.ProbeEvery
 		row := seedRow{ex: e}
 		for _, name := range seedStrategies {
-			g, err := runGroup(sc, name, 1) // periodic mail: the seed changes nothing
+			g, err := runGroup(sc, name, 1) // periodic mail: the random seed changes nothing
 			if err != nil {
 				return nil, err
 			}
@@ -396,9 +396,9 @@ func percent(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
 func delay(d time.Duration) string { return durfmt.Short(d.Round(time.Second)) }
 
 func printSeedTable(w io.Writer, o options, rows []seedRow) {
-	fmt.Fprintf(w, "(1) The seed's eight examples: device 8-28m, buffer 1m, PERIODIC mail, %d days; steady state (days 2-%d).\n\n", o.sc.Days, o.sc.Days)
+	fmt.Fprintf(w, "(1) The Direct Push table's eight examples: device 8-28m, buffer 1m, PERIODIC mail, %d days; steady state (days 2-%d).\n\n", o.sc.Days, o.sc.Days)
 	fmt.Fprintf(w, "%-2s %-7s %-5s %-7s  %-8s %-9s %7s %6s %6s %9s %4s   %s\n",
-		"#", "timeout", "mail", "server", "strategy", "settled", "pings/d", "t/o/d", "deaf", "max delay", "push", "the seed says")
+		"#", "timeout", "mail", "server", "strategy", "settled", "pings/d", "t/o/d", "deaf", "max delay", "push", "the document says")
 	for _, row := range rows {
 		e := row.ex
 		for i, g := range row.groups[:2] {
@@ -413,7 +413,7 @@ func printSeedTable(w io.Writer, o options, rows []seedRow) {
 			fmt.Fprintln(w, strings.TrimRight(row, " "))
 		}
 	}
-	fmt.Fprintln(w, "\nWhere the seed's results contradict its own rules, or the rules give more than it says:")
+	fmt.Fprintln(w, "\nWhere the document's results contradict its own rules, or the rules give more than it says:")
 	steady := func(n int, s int) sim.Metrics { return rows[n-1].groups[s].merged.Steady }
 	a2, f2, p2 := steady(2, 0), steady(2, 2), rows[1].poisson.merged.Steady
 	a3, c3 := steady(3, 0), steady(3, 1)
@@ -421,7 +421,7 @@ func printSeedTable(w io.Writer, o options, rows []seedRow) {
 	for _, note := range []string{
 		fmt.Sprintf("2: the 5m timeout is below the 8m floor, so every ping times out. Under SPEC H9 Adaptive and "+
 			"Classic give up on push after 3 timeouts at the floor and sync every %s, probing push hourly: delays up to %s "+
-			"(mean %s). The seed's \"delays up to 4 min\" is what a client that keeps pinging at the floor gets: fixed-min "+
+			"(mean %s). The document's \"delays up to 4 min\" is what a client that keeps pinging at the floor gets: fixed-min "+
 			"here has max delay %s (mean %s) for %.0f pings/day, %.0f of them timing out. The 4-minute worst case needs "+
 			"mail right after a drop, which mail every 7m exactly never brings here; Poisson mail of the same mean "+
 			"does: max %s (mean %s).",
@@ -434,11 +434,11 @@ func printSeedTable(w io.Writer, o options, rows []seedRow) {
 			"deaf windows; with Poisson mail Classic has the longer delays (table 2).",
 			durfmt.Short(c3.Settled), c3.TimeoutsPerDay, durfmt.Short(a3.Settled), a3.TimeoutsPerDay, delay(a3.DelayMax)),
 		fmt.Sprintf("4: the server's 15m minimum equals the timeout: the interval can only be exactly 15m (a connection idle "+
-			"exactly the timeout survives here), and every raise above it dies. Both settle at %s; the seed's "+
+			"exactly the timeout survives here), and every raise above it dies. Both settle at %s; the document's "+
 			"\"between 15 and 17\" is again impossible.", durfmt.Short(a4.Settled)),
-		"5: the seed says push does not work because the device maximum is below the server minimum; it is not " +
+		"5: the document says push does not work because the device maximum is below the server minimum; it is not " +
 			"(28m > 1m). The ranges overlap in 8-10m: the first raise to 13m is refused (status 5, limit 10m) and push works at 10m.",
-		"6: as the seed says: the server minimum 20m is above the 15m timeout, every allowed ping dies, and SPEC H9 " +
+		"6: as the document says: the server minimum 20m is above the 15m timeout, every allowed ping dies, and SPEC H9 " +
 			"gives up on push (scheduled sync, hourly probes).",
 	} {
 		fmt.Fprintln(w, wrap(note, 100, "   "))
@@ -508,7 +508,7 @@ func printComparison(w io.Writer, o options, blocks []cmpBlock) {
 	}
 }
 
-// printGoals checks issue 5's goals on the comparison's scenarios whose
+// printGoals checks the comparison's goals (E2, H10) on the comparison's scenarios whose
 // timeout lies inside the device range.
 func printGoals(w io.Writer, o options, blocks []cmpBlock) {
 	fmt.Fprintln(w, "Goals (steady state, timeout inside the device range 8-28m): Adaptive <= 1.10x the oracle's pings,")

@@ -22,7 +22,7 @@ func runArgs(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
-// TestDefaultReport checks SPEC E2's default output: the seed's table with
+// TestDefaultReport checks SPEC E2's default output: the Direct Push table with
 // its notes, the comparison over every published timeout, the goals.
 func TestDefaultReport(t *testing.T) {
 	code, out, errOut := runArgs(t, "-days", "3", "-seeds", "2")
@@ -30,8 +30,8 @@ func TestDefaultReport(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	for _, want := range []string{
-		"(1) The seed's eight examples", "PERIODIC mail", "stays at minimum; delays up to 4 min",
-		"2: the 5m timeout", "4: the server's 15m minimum", "5: the seed says push does not work",
+		"(1) The Direct Push table's eight examples", "PERIODIC mail", "stays at minimum; delays up to 4 min",
+		"2: the 5m timeout", "4: the server's 15m minimum", "5: the document says push does not work",
 		"(2) Strategy comparison: POISSON mail", "4m15s", "5m48s", "37m", "2h4m", "microg", "oracle",
 		"Goals", "all four together",
 	} {
@@ -78,7 +78,7 @@ func TestJSON(t *testing.T) {
 			}
 		}
 	}
-	// The seed's table: 8 examples × 3 strategies; the comparison: 11
+	// The Direct Push table: 8 examples × 3 strategies; the comparison: 11
 	// timeouts × 2 mail rates × 2 strategies × 2 seeds.
 	if want := 8*3 + 11*2*2*2; lines != want {
 		t.Errorf("%d JSON lines, want %d", lines, want)
@@ -193,7 +193,7 @@ func TestFleet(t *testing.T) {
 	}
 }
 
-// TestHelp checks that -h explains every flag and exits 0 (issue 5).
+// TestHelp checks that -h explains every flag and exits 0 (E2).
 func TestHelp(t *testing.T) {
 	code, out, errOut := runArgs(t, "-h")
 	if code != 0 || errOut != "" {
@@ -208,7 +208,7 @@ func TestHelp(t *testing.T) {
 }
 
 // TestBadFlags checks that bad flags give a clear error and exit status 2
-// (issue 5).
+// (E2).
 func TestBadFlags(t *testing.T) {
 	for _, c := range []struct {
 		args []string

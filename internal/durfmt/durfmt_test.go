@@ -23,7 +23,7 @@ func TestShort(t *testing.T) {
 	}
 }
 
-// TestRounded: durations print the way the seed writes them (8m,
+// TestRounded: durations print the way the Direct Push documentation writes them (8m,
 // 14m52.5s), rounded for a display.
 func TestRounded(t *testing.T) {
 	for d, want := range map[time.Duration]string{

@@ -48,7 +48,7 @@
 //
 // Mail arrives as a Poisson process (random, exponential gaps of mean
 // Scenario.Mail, from the run's seed through math/rand/v2's PCG) or
-// periodically. The seed's table of eight examples is reproduced with
+// periodically. The Direct Push table of eight examples is reproduced with
 // periodic mail, because its results only follow from regular traffic; the
 // strategy comparison uses Poisson mail. Mail is the only randomness, so
 // every strategy sees the same mail for the same seed.

@@ -36,7 +36,7 @@ func Example() {
 	// classic  settled 13m0s     102.2 pings/day 30.0 timeouts/day
 }
 
-// The seed's example 5: a server that allows 1 to 10 minutes. The seed
+// Example 5 of the Direct Push table: a server that allows 1 to 10 minutes. The document
 // says push does not work; the ranges overlap, and it works at 10 minutes.
 func ExampleSeedExample() {
 	e := sim.SeedExamples()[4]

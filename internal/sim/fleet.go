@@ -52,7 +52,7 @@ type Fleet struct {
 
 // Device range of the fleet's tuner strategies: the heartbeat package with
 // Min lowered to FleetMin, so that the 60 s and 4 min paths of the mix can
-// be held at all, and the seed's start and maximum.
+// be held at all, and the Direct Push documentation's start and maximum.
 const (
 	FleetMin   = time.Minute
 	FleetStart = heartbeat.DefaultMin

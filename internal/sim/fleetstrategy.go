@@ -14,7 +14,7 @@ import (
 //
 //   - adaptive: heartbeat.Adaptive, FleetMin to FleetMax starting at
 //     FleetStart, with per-network memory (SwitchNetwork, H11).
-//   - classic: heartbeat.Classic as the seed configures it (8-28 min),
+//   - classic: heartbeat.Classic as the Direct Push documentation configures it (8-28 min),
 //     with per-network memory.
 //   - aosp: the AOSP Exchange client, +5/-5 min in 8-28 min, one state.
 //   - microg: microG's GCM client, x1.02/x0.95 in its 5-30 min (GcmPrefs

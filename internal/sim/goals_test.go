@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Goal parameters (issue 5, SPEC E2): steady state, the comparison's
+// Goal parameters (SPEC E2, H10): steady state, the comparison's
 // scenarios whose timeout lies inside the device range (8-28 min), Poisson
 // mail at both rates, several seeds.
 var (
@@ -30,7 +30,7 @@ func steadyOver(t *testing.T, sc Scenario, name string) Metrics {
 	return Merge(rs).Steady
 }
 
-// TestGoals checks issue 5's goals for heartbeat.Adaptive against the
+// TestGoals checks the comparison's goals (E2, H10) for heartbeat.Adaptive against the
 // oracle and Classic, per scenario and over all of them: at most 1.10× the
 // oracle's pings, at most a tenth of Classic's timeouts, no more deaf time
 // and no longer mean delay than Classic (SPEC H10, E2).

@@ -45,9 +45,9 @@ const (
 	// what the strategy comparison uses.
 	Poisson Arrivals = iota
 	// Periodic mail arrives exactly every Scenario.Mail, first at Mail. The
-	// seed's "E-mail traffic interval" is regular, and its table's results
+	// document's "E-mail traffic interval" is regular, and its table's results
 	// (e.g. example 1's heartbeat that never leaves the minimum while mail
-	// comes every 5 minutes) follow only from regular mail. The seed does
+	// comes every 5 minutes) follow only from regular mail. The document does
 	// not affect periodic arrivals.
 	Periodic
 )

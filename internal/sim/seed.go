@@ -5,24 +5,24 @@ import (
 	"time"
 )
 
-// SeedExample is one row of the seed's table "Examples of Heartbeat
-// Adjustment" (SPEC "The seed's eight examples"): device 8-28 min, buffer 1
+// SeedExample is one row of the Direct Push table "Examples of Heartbeat
+// Adjustment" (SPEC E2): device 8-28 min, buffer 1
 // min.
 type SeedExample struct {
 	// N is the example's number, 1 to 8.
 	N int
 	// Timeout is the network's idle timeout ("overall session duration").
 	Timeout time.Duration
-	// Mail is the "E-mail traffic interval", which the seed means as
+	// Mail is the "E-mail traffic interval", which the document means as
 	// regular.
 	Mail time.Duration
 	// ServerMin and ServerMax are the Exchange server's permissible range.
 	ServerMin, ServerMax time.Duration
-	// Says is the seed's stated result, abridged.
+	// Says is the document's stated result, abridged.
 	Says string
 }
 
-// SeedExamples returns the seed's eight examples in order.
+// SeedExamples returns the Direct Push table's eight examples in order.
 func SeedExamples() []SeedExample {
 	const m = time.Minute
 	return []SeedExample{

@@ -15,8 +15,8 @@ func runExample(t *testing.T, n int, name string) Metrics {
 }
 
 // TestSeedExamples checks what the rules (SPEC H1-H10, T4) give for the
-// seed's eight examples (SPEC "The seed's eight examples"), with periodic
-// mail, in steady state. Where this differs from the seed's stated result,
+// Direct Push table's eight examples (SPEC E2), with periodic
+// mail, in steady state. Where this differs from the document's stated result,
 // the comment says so; examples/simulate prints the same notes.
 func TestSeedExamples(t *testing.T) {
 	tuners := []string{StrategyAdaptive, StrategyClassic}
@@ -33,14 +33,14 @@ func TestSeedExamples(t *testing.T) {
 		}
 	}
 	// 1: mail every 5 min answers every 8-min ping early: never an expiry,
-	// never a raise. As the seed says.
+	// never a raise. As the document says.
 	each(1, func(name string, m Metrics) { noTimeouts(1, name, m, 8*time.Minute) })
 
 	// 2: the path drops connections after 5 min, below the 8-min floor.
-	// The seed: "stays at the minimum; delays up to 4 min". Under SPEC H9
+	// The document: "stays at the minimum; delays up to 4 min". Under SPEC H9
 	// three timeouts at the floor make push unworkable: scheduled sync
 	// every 15 min, delays up to 15 min. A client that keeps pinging at
-	// the floor shows the seed's behaviour.
+	// the floor shows the document's behaviour.
 	each(2, func(name string, m Metrics) {
 		if m.PushWorks || m.PushFraction > 0.1 || m.DelayMax > 15*time.Minute || m.DelayMax <= 4*time.Minute {
 			t.Errorf("example 2 %s: push %v (%.2f) max delay %v; want push given up, delays over 4 min up to 15",
@@ -52,7 +52,7 @@ func TestSeedExamples(t *testing.T) {
 			m.PushWorks, m.DelayMax, m.Timeouts)
 	}
 
-	// 3: timeout 15. The seed: "15-17 min, no delays". Classic's 5-min steps
+	// 3: timeout 15. The document: "15-17 min, no delays". Classic's 5-min steps
 	// from 8 never reach 15-17 (8, 13, 18): it settles at 13 and times out
 	// at 18 every third ping. Adaptive settles within 30 s below 15 and
 	// times out only on its periodic probes, whose deaf time can delay mail.
@@ -67,7 +67,7 @@ func TestSeedExamples(t *testing.T) {
 			adaptive.Settled, adaptive.TimeoutsPerDay, classic.TimeoutsPerDay)
 	}
 
-	// 4: server minimum 15 = the timeout. The seed repeats example 3's
+	// 4: server minimum 15 = the timeout. The document repeats example 3's
 	// "15-17 min", but anything above 15 dies on this path: both settle at
 	// exactly 15, the floor, and time out only when raising above it:
 	// Classic every third ping, Adaptive once per CeilingTTL expiries.
@@ -80,21 +80,21 @@ func TestSeedExamples(t *testing.T) {
 		t.Errorf("example 4: classic %d timeouts, adaptive %d; want some, at most a tenth of them", c.Timeouts, a.Timeouts)
 	}
 
-	// 5: server 1-10 min. The seed says push does not work, because "the
+	// 5: server 1-10 min. The document says push does not work, because "the
 	// maximum heartbeat on the device is less than the minimum allowable
 	// on the server"; it is not (28 > 1). The ranges overlap in 8-10 min
 	// and push works at 10 (heartbeat doc.go).
 	each(5, func(name string, m Metrics) { noTimeouts(5, name, m, 10*time.Minute) })
 
 	// 6: server minimum 20 > timeout 15: every allowed ping dies. SPEC H9
-	// gives up on push, as the seed says.
+	// gives up on push, as the document says.
 	each(6, func(name string, m Metrics) {
 		if m.PushWorks || m.PushFraction > 0.1 {
 			t.Errorf("example 6 %s: push %v (%.2f); want given up", name, m.PushWorks, m.PushFraction)
 		}
 	})
 
-	// 7, 8: timeout 30 > 28: both rise to the maximum. As the seed says.
+	// 7, 8: timeout 30 > 28: both rise to the maximum. As the document says.
 	each(7, func(name string, m Metrics) { noTimeouts(7, name, m, 28*time.Minute) })
 	each(8, func(name string, m Metrics) { noTimeouts(8, name, m, 28*time.Minute) })
 }

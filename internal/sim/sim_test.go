@@ -298,7 +298,7 @@ func TestSameMailForEveryStrategy(t *testing.T) {
 }
 
 // TestPeriods checks that day 1 and the steady state are measured apart
-// (SPEC E2, issue 5's metrics).
+// (SPEC E2's metrics).
 func TestPeriods(t *testing.T) {
 	r, _ := record(t, Scenario{Days: 3}, &constant{iv: 10 * m})
 	if r.Day1.Days != 1 || r.Steady.Days != 2 || r.Day1.Pings != 144 || r.Steady.Pings != 288 {

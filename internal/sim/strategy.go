@@ -32,7 +32,7 @@ type Strategy interface {
 // Names of the strategies NewStrategy knows, in table order.
 const (
 	StrategyAdaptive = "adaptive"  // heartbeat.Adaptive, the library's default
-	StrategyClassic  = "classic"   // heartbeat.Classic, the seed's rules to the letter
+	StrategyClassic  = "classic"   // heartbeat.Classic, the Direct Push rules to the letter
 	StrategyAOSP     = "aosp"      // the AOSP Exchange client's rule
 	StrategyMicroG   = "microg"    // microG's multiplicative GCM rule
 	StrategyFixedMin = "fixed-min" // always the device minimum (8 min)

@@ -109,7 +109,7 @@ func TestResetDropGivesECONNRESET(t *testing.T) { // T8, T3
 	eventually(t, "the server lets the ping go", func() bool { return srv.Stats().Abandoned == 1 })
 }
 
-func TestGatewayTimeoutDrop(t *testing.T) { // T8, issue 4: a proxy answers 504 itself
+func TestGatewayTimeoutDrop(t *testing.T) { // T8: a proxy answers 504 itself
 	t.Run("waiting request gets 504", func(t *testing.T) {
 		srv := start(t, Config{Middlebox: true, DropMode: GatewayTimeout, IdleTimeout: 100 * time.Millisecond})
 		srv.PostChange("calendar")
