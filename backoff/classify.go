@@ -8,19 +8,102 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
+
+// Class is the kind of outcome of one attempt, as the backoff rules read
+// it: what happened, where Reason says why the Controller waits. Classify
+// decides the class of an HTTP outcome; Observation.Class and
+// Decision.Class carry it. Its values are not prefixed (Success,
+// ServerError, ...); Reason's are (ReasonServerError, ...).
+type Class int
+
+const (
+	// Success: any 1xx–3xx status, or resp and err both nil (the zero
+	// Class). The failure count is reset (B6); a server-requested delay in
+	// force still holds.
+	Success Class = iota
+	// Maintenance: a 503. With a usable Retry-After the controller waits
+	// for the server's time plus fuzz (ReasonMaintenance, B1); without one
+	// the outcome is recorded as a ServerError (Decision.Class says so).
+	Maintenance
+	// RateLimited: a 429 Too Many Requests (RFC 6585). With a usable
+	// Retry-After it is server-directed like Maintenance; without one the
+	// controller waits on the schedule like ServerError
+	// (ReasonRateLimited).
+	RateLimited
+	// ServerError: any other 5xx, or server trouble known another way, such
+	// as an error reported inside a 200 answer (B2). The controller waits on
+	// the schedule at once (ReasonServerError).
+	ServerError
+	// NetworkError: an error other than context.Canceled and ErrInstant: no
+	// connection, a timeout (context.DeadlineExceeded), a reset, a TLS
+	// failure; or a 408, the server gave up waiting for the request (B3). The
+	// first in a row is retried on the normal schedule, later ones wait on
+	// the schedule (ReasonNetworkError).
+	NetworkError
+	// ClientError: a 4xx other than 408 and 429. The server is healthy and
+	// the application must handle the error, so the controller neither
+	// backs off nor forgets earlier failures (an X-Backoff header on it
+	// still applies).
+	ClientError
+	// Canceled: err is or wraps context.Canceled: the caller gave up, which
+	// says nothing about the server. No state changes (headers on a
+	// response still apply).
+	Canceled
+	// Instant: err wraps ErrInstant: the attempt ended at once without the
+	// server doing its work (a refused, reset or closed connection,
+	// nonsense, an answer that came back too soon): a server restarting or
+	// misbehaving (SPEC L1, L2). The controller waits a step of its
+	// reconnect ladder (ReasonReconnecting).
+	Instant
+
+	numClasses // the number of classes, not a class
+)
+
+var classNames = [numClasses]string{
+	Success:      "success",
+	Maintenance:  "maintenance",
+	RateLimited:  "rate-limited",
+	ServerError:  "server-error",
+	NetworkError: "network-error",
+	ClientError:  "client-error",
+	Canceled:     "canceled",
+	Instant:      "instant",
+}
+
+// String returns the class in lower-case words joined by hyphens, such as
+// "success" or "server-error".
+func (c Class) String() string { return enum.Name("Class", c, classNames[:]) }
+
+// reason returns the Reason a failure of class c is counted as, and
+// whether c is a failure at all (Success, ClientError and Canceled are
+// not).
+func (c Class) reason() (Reason, bool) {
+	switch c {
+	case Maintenance:
+		return ReasonMaintenance, true
+	case RateLimited:
+		return ReasonRateLimited, true
+	case ServerError:
+		return ReasonServerError, true
+	case NetworkError:
+		return ReasonNetworkError, true
+	case Instant:
+		return ReasonReconnecting, true
+	}
+	return ReasonNone, false
+}
 
 // Observation is what happened to one attempt, as the backoff rules read
 // it: the kind of outcome and the server's delay headers. Classify makes
 // one from an HTTP outcome; ObserveOutcome records it.
 type Observation struct {
-	// Class is the kind of outcome: ReasonNone (a success), Maintenance (a
-	// 503: its Retry-After applies, and without a usable one it is a
-	// ServerError), RateLimited (a 429: its Retry-After applies),
-	// ServerError, NetworkError, Reconnecting, ClientError or Canceled, with
-	// the meanings those Reasons document. ServerBackoff is not a class:
-	// the headers carry it. Any other value is recorded as a NetworkError.
-	Class Reason
+	// Class is the kind of outcome; the zero Class is Success. A value
+	// that is not one of the Class constants is recorded as a
+	// NetworkError.
+	Class Class
 	// Header is the answer's header, or nil for an outcome without an
 	// answer. X-Weave-Backoff and X-Backoff apply whatever the class (B5);
 	// Retry-After only with Maintenance and RateLimited (B1). Only Header
@@ -31,12 +114,12 @@ type Observation struct {
 // Classify returns what an HTTP outcome means for the backoff rules: resp
 // and err are what http.Client.Do or an http.RoundTripper returned (only
 // resp.StatusCode and resp.Header are read). It is the one place that
-// decides what a status means: 1xx-3xx, or resp and err both nil, a
-// success; 503 Maintenance; 429 RateLimited; other 5xx ServerError; 408
-// (the server gave up waiting for the request) NetworkError; other 4xx
-// ClientError. An error is Canceled if it is or wraps context.Canceled,
-// Reconnecting if it wraps ErrInstant, and a NetworkError otherwise; the
-// header of a response that comes with an error still counts.
+// decides what a status means: 1xx-3xx, or resp and err both nil, Success;
+// 503 Maintenance; 429 RateLimited; other 5xx ServerError; 408 (the server
+// gave up waiting for the request) NetworkError; other 4xx ClientError. An
+// error is Canceled if it is or wraps context.Canceled, Instant if it wraps
+// ErrInstant, and a NetworkError otherwise; the header of a response that
+// comes with an error still counts.
 func Classify(resp *http.Response, err error) Observation {
 	var o Observation
 	var status int
@@ -47,7 +130,7 @@ func Classify(resp *http.Response, err error) Observation {
 	case err != nil && errors.Is(err, context.Canceled):
 		o.Class = Canceled
 	case err != nil && errors.Is(err, ErrInstant):
-		o.Class = Reconnecting
+		o.Class = Instant
 	case err != nil:
 		o.Class = NetworkError
 	case status == http.StatusTooManyRequests:

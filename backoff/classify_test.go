@@ -14,11 +14,11 @@ func TestClassify(t *testing.T) {
 	tests := []struct {
 		resp *http.Response
 		err  error
-		want Reason
+		want Class
 	}{
-		{nil, nil, ReasonNone},
-		{response(200), nil, ReasonNone},
-		{response(304), nil, ReasonNone},
+		{nil, nil, Success},
+		{response(200), nil, Success},
+		{response(304), nil, Success},
 		{response(503), nil, Maintenance},
 		{response(429), nil, RateLimited},
 		{response(500), nil, ServerError},
@@ -28,9 +28,9 @@ func TestClassify(t *testing.T) {
 		{response(404), nil, ClientError},
 		{nil, netErr, NetworkError},
 		{nil, errSyncDeadline, NetworkError},
-		{nil, errInstant, Reconnecting},
+		{nil, errInstant, Instant},
 		{nil, fmt.Errorf("sync: %w", context.Canceled), Canceled},
-		{response(200, "X-Backoff", "60"), errInstant, Reconnecting},
+		{response(200, "X-Backoff", "60"), errInstant, Instant},
 	}
 	for i, tt := range tests {
 		o := Classify(tt.resp, tt.err)
@@ -43,6 +43,45 @@ func TestClassify(t *testing.T) {
 	}
 }
 
+// TestClassReason: what each class of outcome does to why the controller
+// waits: a failure class becomes the Reason of the wait (a 503 without a
+// usable Retry-After a server error, B1, B2; an instant failure
+// reconnecting, L1); a success, a client error and a cancellation are no
+// failure, and a delay header on them is a server backoff (B5).
+func TestClassReason(t *testing.T) {
+	tests := []struct {
+		o      Observation
+		class  Class  // Decision.Class
+		reason Reason // Status.Reason
+		wait   bool   // Allow refuses
+	}{
+		{Observation{}, Success, ReasonNone, false},
+		{Observation{Class: Success, Header: response(200, "X-Backoff", "60").Header}, Success, ReasonServerBackoff, true},
+		{Observation{Class: Maintenance}, ServerError, ReasonServerError, true},
+		{Observation{Class: Maintenance, Header: response(503, "Retry-After", "600").Header}, Maintenance, ReasonMaintenance, true},
+		{Observation{Class: RateLimited}, RateLimited, ReasonRateLimited, true},
+		{Observation{Class: RateLimited, Header: response(429, "Retry-After", "60").Header}, RateLimited, ReasonRateLimited, true},
+		{Observation{Class: ServerError}, ServerError, ReasonServerError, true},
+		{Observation{Class: ServerError, Header: response(200, "X-Backoff", "3600").Header}, ServerError, ReasonServerBackoff, true},
+		{Observation{Class: NetworkError}, NetworkError, ReasonNetworkError, false}, // the first is retried at once (B3)
+		{Observation{Class: ClientError}, ClientError, ReasonNone, false},
+		{Observation{Class: ClientError, Header: response(404, "X-Backoff", "60").Header}, ClientError, ReasonServerBackoff, true},
+		{Observation{Class: Canceled}, Canceled, ReasonNone, false},
+		{Observation{Class: Instant}, Instant, ReasonReconnecting, true},
+		{Observation{Class: Class(42)}, NetworkError, ReasonNetworkError, false},
+	}
+	for i, tt := range tests {
+		c, _ := newTestController(t, Policy{})
+		d := c.observeAt(t0, tt.o)
+		st := c.status(t0)
+		if d.Class != tt.class || st.Reason != tt.reason || st.Next.IsZero() == tt.wait {
+			t.Errorf("step %d: ObserveOutcome(%v) = class %v, then status %v; want class %v, reason %v, waiting %t",
+				i, tt.o.Class, d.Class, st, tt.class, tt.reason, tt.wait)
+		}
+		checkAllow(t, i, c, t0, st)
+	}
+}
+
 // TestObserveOutcome: an outcome known without an HTTP answer of its own,
 // such as server trouble inside a 200 answer, is observed as what it is,
 // with the answer's delay headers, and Observe is the shorthand of
@@ -50,18 +89,18 @@ func TestClassify(t *testing.T) {
 func TestObserveOutcome(t *testing.T) {
 	c, _ := newTestController(t, Policy{})
 	d := c.observeAt(t0, Observation{Class: ServerError, Header: response(200, "X-Backoff", "3600").Header})
-	if d.Reason != ServerError || d.Failures != 1 || d.Requested != time.Hour || d.Delay != 4050*sec {
+	if d.Class != ServerError || d.Failures != 1 || d.Requested != time.Hour || d.Delay != 4050*sec {
 		t.Fatalf("server trouble inside a 200 with X-Backoff: %+v", d)
 	}
 	// Retry-After counts only for the classes that carry it (B1).
 	c, _ = newTestController(t, Policy{})
-	if d := c.observeAt(t0, Observation{Class: ServerError, Header: response(500, "Retry-After", "60").Header}); d.Requested != 0 || d.Reason != ServerError {
+	if d := c.observeAt(t0, Observation{Class: ServerError, Header: response(500, "Retry-After", "60").Header}); d.Requested != 0 || d.Class != ServerError {
 		t.Fatalf("Retry-After read on a ServerError: %+v", d)
 	}
-	if d := c.observeAt(t0.Add(time.Hour), Observation{Class: Maintenance, Header: response(503, "Retry-After", "600").Header}); d.Reason != Maintenance || d.Requested != 600*sec {
+	if d := c.observeAt(t0.Add(time.Hour), Observation{Class: Maintenance, Header: response(503, "Retry-After", "600").Header}); d.Class != Maintenance || d.Requested != 600*sec {
 		t.Fatalf("Maintenance with Retry-After: %+v", d)
 	}
-	if d := c.observeAt(t0, Observation{Class: ServerBackoff}); d.Reason != NetworkError {
+	if d := c.observeAt(t0, Observation{Class: Class(42)}); d.Class != NetworkError {
 		t.Fatalf("a value that is no class: %+v, want a network error", d)
 	}
 	for i, o := range outcomes {

@@ -11,9 +11,11 @@ import (
 
 // Decision is what Observe concluded from one outcome.
 type Decision struct {
-	// Reason classifies the outcome. ClientError and Canceled outcomes
-	// change no state.
-	Reason Reason
+	// Class is the kind of outcome as recorded: Observation.Class, except
+	// that a Maintenance without a usable Retry-After is a ServerError and
+	// a value that is no Class a NetworkError. ClientError and Canceled
+	// outcomes change no state. Status says why the controller waits.
+	Class Class
 	// Phase and Failures are the controller's phase and consecutive failure
 	// count after the outcome.
 	Phase    Phase
@@ -47,12 +49,12 @@ type Controller struct {
 
 	mu           sync.Mutex
 	failures     int       // consecutive failed attempts
-	lastFailure  Reason    // reason of the failure that last counted
+	lastFailure  Reason    // the Reason of the failure that last counted
 	schedUntil   time.Time // end of the scheduled wait after failures (B2–B4)
 	serverUntil  time.Time // end of the server-requested wait (B1, B5); only ever extended
-	serverReason Reason    // Maintenance, RateLimited or ServerBackoff
+	serverReason Reason    // ReasonMaintenance, ReasonRateLimited or ReasonServerBackoff
 	manualUsed   bool      // the Initial phase's manual retry has been used
-	reconnects   int       // consecutive Reconnecting failures since the last success
+	reconnects   int       // consecutive Instant failures since the last success
 	changed      chan struct{}
 }
 
@@ -100,18 +102,18 @@ func (c *Controller) observeAt(now time.Time, o Observation) Decision {
 	var d Decision
 	var req request
 	switch o.Class {
-	case ReasonNone, ServerError, NetworkError, Reconnecting, ClientError, Canceled:
-		d.Reason = o.Class
+	case Success, ServerError, NetworkError, Instant, ClientError, Canceled:
+		d.Class = o.Class
 	case RateLimited:
-		d.Reason = RateLimited
+		d.Class = RateLimited
 		req = c.retryAfter(o.Header, now, &d)
 	case Maintenance:
-		d.Reason = ServerError
+		d.Class = ServerError
 		if req = c.retryAfter(o.Header, now, &d); req.ok {
-			d.Reason = Maintenance
+			d.Class = Maintenance
 		}
 	default: // not a class: a failure of unknown kind
-		d.Reason = NetworkError
+		d.Class = NetworkError
 	}
 	h := o.Header
 	serverDirected := req.ok // Maintenance, or RateLimited with Retry-After
@@ -126,26 +128,27 @@ func (c *Controller) observeAt(now time.Time, o Observation) Decision {
 		d.Requested = req.delay
 		if until := now.Add(c.p.fuzzed(req.delay, c.random())); until.After(c.serverUntil) {
 			c.serverUntil = until
-			c.serverReason = ServerBackoff
+			c.serverReason = ReasonServerBackoff
 			if serverDirected {
-				c.serverReason = d.Reason
+				c.serverReason, _ = d.Class.reason()
 			}
 		}
 	}
+	reason, failure := d.Class.reason()
 	switch {
-	case d.Reason == ReasonNone:
+	case d.Class == Success:
 		c.failures, c.lastFailure, c.manualUsed, c.reconnects = 0, ReasonNone, false, 0
 		c.schedUntil = time.Time{}
-	case d.Reason == Reconnecting && (!waiting || c.failures == 0):
+	case d.Class == Instant && (!waiting || c.failures == 0):
 		c.reconnect(now)
-	case d.Reason.failure() && (!waiting || c.failures == 0):
+	case failure && (!waiting || c.failures == 0):
 		if c.failures < math.MaxInt32 {
 			c.failures++
 		}
-		c.lastFailure = d.Reason
+		c.lastFailure = reason
 		// B3: the first network error in a row is retried on the normal
 		// schedule; server-directed failures wait for the server's time.
-		if !serverDirected && !(d.Reason == NetworkError && c.failures == 1) {
+		if !serverDirected && !(d.Class == NetworkError && c.failures == 1) {
 			c.schedUntil = now.Add(c.p.scheduled(c.failures, c.random()))
 		}
 	}
@@ -159,7 +162,7 @@ func (c *Controller) observeAt(now time.Time, o Observation) Decision {
 	return d
 }
 
-// reconnect records a Reconnecting failure at now (SPEC L1): the n-th in a
+// reconnect records an Instant failure at now (SPEC L1): the n-th in a
 // row waits a step of the reconnect ladder, and all of them together count
 // as one failed attempt for the phases (B6), so that a server restarting
 // for a few seconds shows "retrying automatically" in the Initial phase,
@@ -170,7 +173,7 @@ func (c *Controller) reconnect(now time.Time) {
 	if c.reconnects < math.MaxInt32 {
 		c.reconnects++
 	}
-	c.lastFailure = Reconnecting
+	c.lastFailure = ReasonReconnecting
 	if wait, ok := c.p.reconnectStep(c.reconnects, c.random()); ok {
 		c.failures = max(c.failures, 1)
 		c.schedUntil = now.Add(wait)

@@ -114,178 +114,178 @@ func TestSeedProposal(t *testing.T) {
 		steps  []step
 	}{
 		{"B1 503 + Retry-After stops syncing until the server's time plus fuzz", Policy{}, []step{
-			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
-			{674 * sec, check, Initial, 1, Maintenance, 1 * sec, false},
-			{675 * sec, check, Initial, 1, Maintenance, 0, true},
+			{0, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
+			{674 * sec, check, Initial, 1, ReasonMaintenance, 1 * sec, false},
+			{675 * sec, check, Initial, 1, ReasonMaintenance, 0, true},
 			{676 * sec, succeeded, None, 0, ReasonNone, 0, true},
 		}},
 		{"B1 Retry-After as an HTTP-date", Policy{}, []step{
-			{0, observed(503, "Retry-After", "Wed, 01 Jan 2025 14:10:00 GMT"), Initial, 1, Maintenance, 675 * sec, false},
+			{0, observed(503, "Retry-After", "Wed, 01 Jan 2025 14:10:00 GMT"), Initial, 1, ReasonMaintenance, 675 * sec, false},
 		}},
 		{"B1 halts every later engine of the sync", Policy{}, []step{
 			{0, succeeded, None, 0, ReasonNone, 0, true},   // engine 1 (bookmarks) synced
 			{1 * sec, check, None, 0, ReasonNone, 0, true}, // engine 2 (history) may start
-			{2 * sec, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
-			{3 * sec, check, Initial, 1, Maintenance, 674 * sec, false}, // engine 3 (passwords) is told no
-			{4 * sec, check, Initial, 1, Maintenance, 673 * sec, false}, // engine 4 (tabs) is told no
+			{2 * sec, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
+			{3 * sec, check, Initial, 1, ReasonMaintenance, 674 * sec, false}, // engine 3 (passwords) is told no
+			{4 * sec, check, Initial, 1, ReasonMaintenance, 673 * sec, false}, // engine 4 (tabs) is told no
 		}},
 		{"B2 other 5xx back off at once", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 22*minute + 30*sec, true},
-			{22*minute + 29*sec, check, Initial, 1, ServerError, 1 * sec, true},
-			{22*minute + 30*sec, check, Initial, 1, ServerError, 0, true},
+			{0, observed(500), Initial, 1, ReasonServerError, 22*minute + 30*sec, true},
+			{22*minute + 29*sec, check, Initial, 1, ReasonServerError, 1 * sec, true},
+			{22*minute + 30*sec, check, Initial, 1, ReasonServerError, 0, true},
 		}},
 		{"B2 503 without Retry-After backs off on the schedule", Policy{}, []step{
-			{0, observed(503), Initial, 1, ServerError, 22*minute + 30*sec, true},
+			{0, observed(503), Initial, 1, ReasonServerError, 22*minute + 30*sec, true},
 		}},
 		{"B2/B10 503 with a malformed Retry-After backs off on the schedule", Policy{}, []step{
-			{0, observed(503, "Retry-After", "soon"), Initial, 1, ServerError, 22*minute + 30*sec, true},
+			{0, observed(503, "Retry-After", "soon"), Initial, 1, ReasonServerError, 22*minute + 30*sec, true},
 		}},
 		{"B3 a network error is retried once on the normal schedule, then backs off", Policy{}, []step{
-			{0, failed(netErr), Initial, 1, NetworkError, 0, true},
-			{5 * minute, failed(netErr), Initial, 2, NetworkError, 45 * minute, true},
-			{50 * minute, failed(errSyncDeadline), Initial, 3, NetworkError, 3 * b * 3 / 2, true},
+			{0, failed(netErr), Initial, 1, ReasonNetworkError, 0, true},
+			{5 * minute, failed(netErr), Initial, 2, ReasonNetworkError, 45 * minute, true},
+			{50 * minute, failed(errSyncDeadline), Initial, 3, ReasonNetworkError, 3 * b * 3 / 2, true},
 		}},
 		{"B3 a timeout counts as a network error", Policy{}, []step{
-			{0, failed(errSyncDeadline), Initial, 1, NetworkError, 0, true},
-			{1 * sec, failed(errSyncDeadline), Initial, 2, NetworkError, 45 * minute, true},
+			{0, failed(errSyncDeadline), Initial, 1, ReasonNetworkError, 0, true},
+			{1 * sec, failed(errSyncDeadline), Initial, 2, ReasonNetworkError, 45 * minute, true},
 		}},
 		{"B3 only the first failure in a row gets the normal-schedule retry", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 22*minute + 30*sec, true},
-			{23 * minute, failed(netErr), Initial, 2, NetworkError, 45 * minute, true},
+			{0, observed(500), Initial, 1, ReasonServerError, 22*minute + 30*sec, true},
+			{23 * minute, failed(netErr), Initial, 2, ReasonNetworkError, 45 * minute, true},
 		}},
 		{"B4 waits grow with failures", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, observed(502), Initial, 2, ServerError, 2 * b * 3 / 2, true},
-			{2 * time.Hour, observed(504), Initial, 3, ServerError, 3 * b * 3 / 2, true},
-			{4 * time.Hour, observed(500), Secondary, 4, ServerError, 4 * b * 3 / 2, false},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, observed(502), Initial, 2, ReasonServerError, 2 * b * 3 / 2, true},
+			{2 * time.Hour, observed(504), Initial, 3, ReasonServerError, 3 * b * 3 / 2, true},
+			{4 * time.Hour, observed(500), Secondary, 4, ReasonServerError, 4 * b * 3 / 2, false},
 		}},
 		{"B5 X-Backoff on a 200 delays the next sync, in seconds", Policy{}, []step{
-			{0, observed(200, "X-Backoff", "1800"), None, 0, ServerBackoff, 2025 * sec, false},
-			{2024 * sec, check, None, 0, ServerBackoff, 1 * sec, false},
+			{0, observed(200, "X-Backoff", "1800"), None, 0, ReasonServerBackoff, 2025 * sec, false},
+			{2024 * sec, check, None, 0, ReasonServerBackoff, 1 * sec, false},
 			{2025 * sec, check, None, 0, ReasonNone, 0, true},
 		}},
 		{"B5 X-Weave-Backoff on a 200", Policy{}, []step{
-			{0, observed(200, "X-Weave-Backoff", "60"), None, 0, ServerBackoff, 67*sec + 500*time.Millisecond, false},
+			{0, observed(200, "X-Weave-Backoff", "60"), None, 0, ReasonServerBackoff, 67*sec + 500*time.Millisecond, false},
 		}},
 		{"B5 the unit is configurable (the WEP 106 draft's milliseconds)", Policy{HeaderUnit: time.Millisecond}, []step{
-			{0, observed(200, "X-Backoff", "1800"), None, 0, ServerBackoff, 1800*time.Millisecond + 7500*time.Millisecond, false},
+			{0, observed(200, "X-Backoff", "1800"), None, 0, ReasonServerBackoff, 1800*time.Millisecond + 7500*time.Millisecond, false},
 		}},
 		{"B5 X-Backoff on a 404 applies; the client error changes nothing else", Policy{}, []step{
-			{0, observed(404, "X-Backoff", "60"), None, 0, ServerBackoff, 67*sec + 500*time.Millisecond, false},
+			{0, observed(404, "X-Backoff", "60"), None, 0, ReasonServerBackoff, 67*sec + 500*time.Millisecond, false},
 		}},
 		{"B5 X-Backoff on a 500 adds to the scheduled wait; the longer wins", Policy{}, []step{
-			{0, observed(500, "X-Backoff", "3600"), Initial, 1, ServerBackoff, 4050 * sec, false},
-			{4050 * sec, observed(500, "X-Backoff", "60"), Initial, 2, ServerError, 45 * minute, false}, // X-Backoff forbids a manual retry
+			{0, observed(500, "X-Backoff", "3600"), Initial, 1, ReasonServerBackoff, 4050 * sec, false},
+			{4050 * sec, observed(500, "X-Backoff", "60"), Initial, 2, ReasonServerError, 45 * minute, false}, // X-Backoff forbids a manual retry
 		}},
 		{"B6 phases after 1, 2, 3, 4 and 5 failures", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, observed(500), Initial, 2, ServerError, 2 * b * 3 / 2, true},
-			{2 * time.Hour, observed(500), Initial, 3, ServerError, 3 * b * 3 / 2, true},
-			{4 * time.Hour, observed(500), Secondary, 4, ServerError, 4 * b * 3 / 2, false},
-			{6 * time.Hour, observed(500), Secondary, 5, ServerError, 5 * b * 3 / 2, false},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, observed(500), Initial, 2, ReasonServerError, 2 * b * 3 / 2, true},
+			{2 * time.Hour, observed(500), Initial, 3, ReasonServerError, 3 * b * 3 / 2, true},
+			{4 * time.Hour, observed(500), Secondary, 4, ReasonServerError, 4 * b * 3 / 2, false},
+			{6 * time.Hour, observed(500), Secondary, 5, ReasonServerError, 5 * b * 3 / 2, false},
 			{9 * time.Hour, observed(200), None, 0, ReasonNone, 0, true},
 		}},
 		{"B6 SecondaryAfter is configurable", Policy{SecondaryAfter: 1}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, observed(500), Secondary, 2, ServerError, 2 * b * 3 / 2, false},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, observed(500), Secondary, 2, ReasonServerError, 2 * b * 3 / 2, false},
 		}},
 		{"B6 success returns to None but a server delay in force stays", Policy{}, []step{
-			{0, observed(503, "Retry-After", "3600"), Initial, 1, Maintenance, 4050 * sec, false},
-			{10 * sec, observed(200), None, 0, Maintenance, 4040 * sec, false}, // an engine that was in flight
+			{0, observed(503, "Retry-After", "3600"), Initial, 1, ReasonMaintenance, 4050 * sec, false},
+			{10 * sec, observed(200), None, 0, ReasonMaintenance, 4040 * sec, false}, // an engine that was in flight
 			{4050 * sec, check, None, 0, ReasonNone, 0, true},
 		}},
 		{"B6 a success clears a scheduled wait", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
 			{10 * sec, observed(200), None, 0, ReasonNone, 0, true},
 		}},
 		{"B6 one manual retry in Initial, then none until a success", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * minute, manualOK, Initial, 1, ServerError, 0, false},
-			{1 * minute, check, Initial, 1, ServerError, 0, false}, // the manual attempt may go now
-			{2 * minute, observed(500), Initial, 2, ServerError, 2 * b * 3 / 2, false},
-			{3 * minute, manualNo, Initial, 2, ServerError, 2*b*3/2 - minute, false},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * minute, manualOK, Initial, 1, ReasonServerError, 0, false},
+			{1 * minute, check, Initial, 1, ReasonServerError, 0, false}, // the manual attempt may go now
+			{2 * minute, observed(500), Initial, 2, ReasonServerError, 2 * b * 3 / 2, false},
+			{3 * minute, manualNo, Initial, 2, ReasonServerError, 2*b*3/2 - minute, false},
 			{2 * time.Hour, observed(200), None, 0, ReasonNone, 0, true},
-			{3 * time.Hour, observed(500), Initial, 1, ServerError, 3 * b / 2, true}, // a new run, a new manual retry
-			{3*time.Hour + minute, manualOK, Initial, 1, ServerError, 0, false},
+			{3 * time.Hour, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true}, // a new run, a new manual retry
+			{3*time.Hour + minute, manualOK, Initial, 1, ReasonServerError, 0, false},
 		}},
 		{"B6 no manual retry while 503 + Retry-After is in force", Policy{}, []step{
-			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
-			{1 * sec, manualNo, Initial, 1, Maintenance, 674 * sec, false},
+			{0, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
+			{1 * sec, manualNo, Initial, 1, ReasonMaintenance, 674 * sec, false},
 		}},
 		{"B6 no manual retry while X-Backoff is in force", Policy{}, []step{
-			{0, observed(200, "X-Backoff", "600"), None, 0, ServerBackoff, 675 * sec, false},
-			{1 * sec, manualNo, None, 0, ServerBackoff, 674 * sec, false},
+			{0, observed(200, "X-Backoff", "600"), None, 0, ReasonServerBackoff, 675 * sec, false},
+			{1 * sec, manualNo, None, 0, ReasonServerBackoff, 674 * sec, false},
 		}},
 		{"B6 no manual retry in Secondary", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, observed(500), Initial, 2, ServerError, 2 * b * 3 / 2, true},
-			{2 * time.Hour, observed(500), Initial, 3, ServerError, 3 * b * 3 / 2, true},
-			{4 * time.Hour, observed(500), Secondary, 4, ServerError, 4 * b * 3 / 2, false},
-			{4*time.Hour + 1*minute, manualNo, Secondary, 4, ServerError, 4*b*3/2 - minute, false},
-			{6 * time.Hour, manualNo, Secondary, 4, ServerError, 0, false}, // even when the wait is over
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, observed(500), Initial, 2, ReasonServerError, 2 * b * 3 / 2, true},
+			{2 * time.Hour, observed(500), Initial, 3, ReasonServerError, 3 * b * 3 / 2, true},
+			{4 * time.Hour, observed(500), Secondary, 4, ReasonServerError, 4 * b * 3 / 2, false},
+			{4*time.Hour + 1*minute, manualNo, Secondary, 4, ReasonServerError, 4*b*3/2 - minute, false},
+			{6 * time.Hour, manualNo, Secondary, 4, ReasonServerError, 0, false}, // even when the wait is over
 		}},
 		{"B8 X-Backoff at account creation blocks the initial sync", Policy{}, []step{
-			{0, observed(201, "X-Backoff", "1800"), None, 0, ServerBackoff, 2025 * sec, false}, // registration succeeded
-			{1 * sec, check, None, 0, ServerBackoff, 2024 * sec, false},                        // initial sync asks
+			{0, observed(201, "X-Backoff", "1800"), None, 0, ReasonServerBackoff, 2025 * sec, false}, // registration succeeded
+			{1 * sec, check, None, 0, ReasonServerBackoff, 2024 * sec, false},                        // initial sync asks
 			{2025 * sec, check, None, 0, ReasonNone, 0, true},
 		}},
 		{"B8 503 + Retry-After at account creation blocks the initial sync", Policy{}, []step{
-			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
+			{0, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
 			{675 * sec, observed(201), None, 0, ReasonNone, 0, true}, // registration retried and succeeded
 		}},
 		{"429 + Retry-After is server-directed like 503 (RFC 6585)", Policy{}, []step{
-			{0, observed(429, "Retry-After", "120"), Initial, 1, RateLimited, 135 * sec, false},
+			{0, observed(429, "Retry-After", "120"), Initial, 1, ReasonRateLimited, 135 * sec, false},
 		}},
 		{"429 without Retry-After backs off on the schedule", Policy{}, []step{
-			{0, observed(429), Initial, 1, RateLimited, 3 * b / 2, true},
+			{0, observed(429), Initial, 1, ReasonRateLimited, 3 * b / 2, true},
 		}},
 		{"other 4xx: no backoff, failures not forgotten", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, observed(401), Initial, 1, ServerError, 0, true},
-			{1*time.Hour + sec, observed(500), Initial, 2, ServerError, 2 * b * 3 / 2, true},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, observed(401), Initial, 1, ReasonServerError, 0, true},
+			{1*time.Hour + sec, observed(500), Initial, 2, ReasonServerError, 2 * b * 3 / 2, true},
 		}},
 		{"a canceled request changes nothing", Policy{}, []step{
-			{0, observed(500), Initial, 1, ServerError, 3 * b / 2, true},
-			{1 * time.Hour, failed(fmt.Errorf("sync: %w", context.Canceled)), Initial, 1, ServerError, 0, true},
+			{0, observed(500), Initial, 1, ReasonServerError, 3 * b / 2, true},
+			{1 * time.Hour, failed(fmt.Errorf("sync: %w", context.Canceled)), Initial, 1, ReasonServerError, 0, true},
 		}},
 		{"B1 failures of requests in flight during a wait count once", Policy{}, []step{
-			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
-			{1 * sec, observed(500), Initial, 1, Maintenance, 674 * sec, false},
-			{2 * sec, failed(netErr), Initial, 1, Maintenance, 673 * sec, false},
-			{3 * sec, observed(503, "Retry-After", "1200"), Initial, 1, Maintenance, 1350 * sec, false}, // but a longer delay wins
+			{0, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
+			{1 * sec, observed(500), Initial, 1, ReasonMaintenance, 674 * sec, false},
+			{2 * sec, failed(netErr), Initial, 1, ReasonMaintenance, 673 * sec, false},
+			{3 * sec, observed(503, "Retry-After", "1200"), Initial, 1, ReasonMaintenance, 1350 * sec, false}, // but a longer delay wins
 		}},
 		{"L1 attempts that end at once climb the reconnect ladder as one failure", Policy{}, []step{
-			{0, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true},
-			{1500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 3 * sec, true},
-			{4500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 6 * sec, true},
-			{10500 * time.Millisecond, failed(errInstant), Initial, 1, Reconnecting, 12 * sec, true},
-			{22500 * time.Millisecond, succeeded, None, 0, ReasonNone, 0, true},                     // the server is back
-			{23 * sec, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true}, // a new run starts over
+			{0, failed(errInstant), Initial, 1, ReasonReconnecting, 1500 * time.Millisecond, true},
+			{1500 * time.Millisecond, failed(errInstant), Initial, 1, ReasonReconnecting, 3 * sec, true},
+			{4500 * time.Millisecond, failed(errInstant), Initial, 1, ReasonReconnecting, 6 * sec, true},
+			{10500 * time.Millisecond, failed(errInstant), Initial, 1, ReasonReconnecting, 12 * sec, true},
+			{22500 * time.Millisecond, succeeded, None, 0, ReasonNone, 0, true},                           // the server is back
+			{23 * sec, failed(errInstant), Initial, 1, ReasonReconnecting, 1500 * time.Millisecond, true}, // a new run starts over
 		}},
 		{"L1 the ladder ends at Base, then the B4 schedule counts failures", Policy{ReconnectBase: 4 * minute}, []step{
-			{0, failed(errInstant), Initial, 1, Reconnecting, 6 * minute, true},
-			{6 * minute, failed(errInstant), Initial, 1, Reconnecting, 11*minute + 30*sec, true}, // [8m, 15m): capped at Base
-			{18 * minute, failed(errInstant), Initial, 2, Reconnecting, 2 * b * 3 / 2, true},     // 16m >= Base: off the ladder
-			{65 * minute, failed(errInstant), Initial, 3, Reconnecting, 3 * b * 3 / 2, true},
-			{135 * minute, failed(errInstant), Secondary, 4, Reconnecting, 4 * b * 3 / 2, false},
+			{0, failed(errInstant), Initial, 1, ReasonReconnecting, 6 * minute, true},
+			{6 * minute, failed(errInstant), Initial, 1, ReasonReconnecting, 11*minute + 30*sec, true}, // [8m, 15m): capped at Base
+			{18 * minute, failed(errInstant), Initial, 2, ReasonReconnecting, 2 * b * 3 / 2, true},     // 16m >= Base: off the ladder
+			{65 * minute, failed(errInstant), Initial, 3, ReasonReconnecting, 3 * b * 3 / 2, true},
+			{135 * minute, failed(errInstant), Secondary, 4, ReasonReconnecting, 4 * b * 3 / 2, false},
 		}},
 		{"L1 B6 one manual retry cuts the reconnect wait", Policy{}, []step{
-			{0, failed(errInstant), Initial, 1, Reconnecting, 1500 * time.Millisecond, true},
-			{sec, manualOK, Initial, 1, Reconnecting, 0, false},
-			{sec, failed(errInstant), Initial, 1, Reconnecting, 3 * sec, false},
+			{0, failed(errInstant), Initial, 1, ReasonReconnecting, 1500 * time.Millisecond, true},
+			{sec, manualOK, Initial, 1, ReasonReconnecting, 0, false},
+			{sec, failed(errInstant), Initial, 1, ReasonReconnecting, 3 * sec, false},
 		}},
 		{"L1 an instant failure in flight during a server delay counts for nothing", Policy{}, []step{
-			{0, observed(503, "Retry-After", "600"), Initial, 1, Maintenance, 675 * sec, false},
-			{1 * sec, failed(errInstant), Initial, 1, Maintenance, 674 * sec, false},
+			{0, observed(503, "Retry-After", "600"), Initial, 1, ReasonMaintenance, 675 * sec, false},
+			{1 * sec, failed(errInstant), Initial, 1, ReasonMaintenance, 674 * sec, false},
 		}},
 		{"L1 with Base below a second the ladder is empty: B4 from the first", Policy{Base: 100 * time.Millisecond, Cap: time.Second}, []step{
-			{0, failed(errInstant), Initial, 1, Reconnecting, 150 * time.Millisecond, true},
-			{sec, failed(errInstant), Initial, 2, Reconnecting, 300 * time.Millisecond, true},
+			{0, failed(errInstant), Initial, 1, ReasonReconnecting, 150 * time.Millisecond, true},
+			{sec, failed(errInstant), Initial, 2, ReasonReconnecting, 300 * time.Millisecond, true},
 		}},
 		{"B4 ExponentialJitter schedule", Policy{Schedule: ExponentialJitter}, []step{
-			{0, observed(500), Initial, 1, ServerError, b / 2, true},
-			{1 * time.Hour, observed(500), Initial, 2, ServerError, b, true},
-			{2 * time.Hour, observed(500), Initial, 3, ServerError, 2 * b, true},
+			{0, observed(500), Initial, 1, ReasonServerError, b / 2, true},
+			{1 * time.Hour, observed(500), Initial, 2, ReasonServerError, b, true},
+			{2 * time.Hour, observed(500), Initial, 3, ReasonServerError, 2 * b, true},
 		}},
 	}
 	for _, tt := range tests {
@@ -344,7 +344,7 @@ func TestDecisionHeaders(t *testing.T) {
 	tests := []struct {
 		name      string
 		resp      *http.Response
-		reason    Reason
+		class     Class
 		requested time.Duration
 		delay     time.Duration
 		capped    bool
@@ -355,23 +355,23 @@ func TestDecisionHeaders(t *testing.T) {
 		{"Retry-After and X-Backoff: the larger wins (Retry-After)",
 			response(503, "Retry-After", "600", "X-Backoff", "60"), Maintenance, 600 * sec, 675 * sec, false, 0},
 		{"X-Weave-Backoff and X-Backoff: the larger wins",
-			response(200, "X-Weave-Backoff", "600", "X-Backoff", "60"), ReasonNone, 600 * sec, 675 * sec, false, 0},
+			response(200, "X-Weave-Backoff", "600", "X-Backoff", "60"), Success, 600 * sec, 675 * sec, false, 0},
 		{"repeated X-Backoff: the largest wins",
-			response(200, "X-Backoff", "60", "X-Backoff", "600", "X-Backoff", "120"), ReasonNone, 600 * sec, 675 * sec, false, 0},
+			response(200, "X-Backoff", "60", "X-Backoff", "600", "X-Backoff", "120"), Success, 600 * sec, 675 * sec, false, 0},
 		{"X-Backoff joined into a list by a proxy",
-			response(200, "X-Backoff", "60, 600,,120"), ReasonNone, 600 * sec, 675 * sec, false, 0},
+			response(200, "X-Backoff", "60, 600,,120"), Success, 600 * sec, 675 * sec, false, 0},
 		{"repeated Retry-After, one a date: the largest wins",
 			response(503, "Retry-After", "60", "Retry-After", "Wed, 01 Jan 2025 14:10:00 GMT"), Maintenance, 600 * sec, 675 * sec, false, 0},
 		{"repeated Retry-After, one malformed: the good one is used",
 			response(503, "Retry-After", "-1", "Retry-After", "600"), Maintenance, 600 * sec, 675 * sec, false, 1},
 		{"malformed X-Backoff is ignored and reported",
-			response(200, "X-Backoff", "1e9", "X-Weave-Backoff", "-5"), ReasonNone, 0, 0, false, 2},
+			response(200, "X-Backoff", "1e9", "X-Weave-Backoff", "-5"), Success, 0, 0, false, 2},
 		{"empty X-Backoff is ignored and reported",
-			response(200, "X-Backoff", ""), ReasonNone, 0, 0, false, 1},
+			response(200, "X-Backoff", ""), Success, 0, 0, false, 1},
 		{"Retry-After beyond MaxServerDelay is capped",
 			response(503, "Retry-After", "864000"), Maintenance, 24 * time.Hour, 24 * time.Hour, true, 0},
 		{"X-Backoff overflowing time.Duration is capped, not ignored",
-			response(200, "X-Backoff", "99999999999999999999999"), ReasonNone, 24 * time.Hour, 24 * time.Hour, true, 0},
+			response(200, "X-Backoff", "99999999999999999999999"), Success, 24 * time.Hour, 24 * time.Hour, true, 0},
 		{"Retry-After just under the cap: fuzz is clipped at 24 h (B10)",
 			response(503, "Retry-After", "82800"), Maintenance, 23 * time.Hour, 23*time.Hour + 30*time.Minute, false, 0},
 		{"Retry-After date in the past means now plus fuzz (a fraction of 1 min)",
@@ -387,7 +387,7 @@ func TestDecisionHeaders(t *testing.T) {
 		{"Retry-After on a 500 is not read (B2)",
 			response(500, "Retry-After", "60"), ServerError, 0, 3 * b / 2, false, 0},
 		{"Retry-After on a 200 is not read",
-			response(200, "Retry-After", "60"), ReasonNone, 0, 0, false, 0},
+			response(200, "Retry-After", "60"), Success, 0, 0, false, 0},
 		{"X-Backoff on a 503 without Retry-After: scheduled and server waits, the longer wins",
 			response(503, "X-Backoff", "3600"), ServerError, 3600 * sec, 4050 * sec, false, 0},
 	}
@@ -395,10 +395,10 @@ func TestDecisionHeaders(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, _ := newTestController(t, Policy{})
 			d := c.observe(t0, tt.resp, nil)
-			if d.Reason != tt.reason || d.Requested != tt.requested || d.Delay != tt.delay ||
+			if d.Class != tt.class || d.Requested != tt.requested || d.Delay != tt.delay ||
 				d.Capped != tt.capped || len(d.Ignored) != tt.ignored {
-				t.Fatalf("Observe() = %+v\nwant reason %v requested %v delay %v capped %v ignored %d",
-					d, tt.reason, tt.requested, tt.delay, tt.capped, tt.ignored)
+				t.Fatalf("Observe() = %+v\nwant class %v requested %v delay %v capped %v ignored %d",
+					d, tt.class, tt.requested, tt.delay, tt.capped, tt.ignored)
 			}
 			if tt.delay > 0 && !d.Until.Equal(t0.Add(tt.delay)) {
 				t.Fatalf("Until = %v want %v", d.Until, t0.Add(tt.delay))
@@ -419,21 +419,21 @@ func TestMaxServerDelayConfigurable(t *testing.T) {
 	const maxDelay = time.Hour
 	tests := []struct {
 		resp   *http.Response
-		reason Reason
+		class  Class
 		capped bool
 	}{
 		{response(503, "Retry-After", "7200"), Maintenance, true},
 		{response(429, "Retry-After", "Wed, 01 Jan 2025 17:00:00 GMT"), RateLimited, true},
 		{response(503, "Retry-After", "Fri, 31 Dec 9999 23:59:59 GMT"), Maintenance, true},
-		{response(200, "X-Backoff", "99999999999999999999"), ReasonNone, true},
-		{response(200, "X-Weave-Backoff", "3600"), ReasonNone, false}, // exactly the cap
+		{response(200, "X-Backoff", "99999999999999999999"), Success, true},
+		{response(200, "X-Weave-Backoff", "3600"), Success, false}, // exactly the cap
 	}
 	for i, tt := range tests {
 		c, _ := newTestController(t, Policy{MaxServerDelay: maxDelay})
 		d := c.observe(t0, tt.resp, nil)
-		if d.Reason != tt.reason || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay {
-			t.Errorf("step %d: Observe() = %+v want reason %v, requested %v, capped %v, delay %v",
-				i, d, tt.reason, maxDelay, tt.capped, maxDelay)
+		if d.Class != tt.class || d.Requested != maxDelay || d.Capped != tt.capped || d.Delay != maxDelay {
+			t.Errorf("step %d: Observe() = %+v want class %v, requested %v, capped %v, delay %v",
+				i, d, tt.class, maxDelay, tt.capped, maxDelay)
 		}
 	}
 }
@@ -604,15 +604,30 @@ func TestMessages(t *testing.T) {
 	}
 }
 
-// TestEnumStrings: every Phase, Reason and Schedule has a name, and unknown
-// values say what they are.
+// TestEnumStrings: every Phase, Class, Reason and Schedule has a name
+// (a constant added without one leaves an empty entry in its table), the
+// names users and logs see stay as they are, and unknown values say what
+// they are.
 func TestEnumStrings(t *testing.T) {
+	for _, table := range [][]string{phaseNames[:], classNames[:], reasonNames[:], scheduleNames[:]} {
+		for i, name := range table {
+			if name == "" {
+				t.Errorf("value %d of %q has no name", i, table)
+			}
+		}
+	}
 	want := map[fmt.Stringer]string{
 		None: "none", Initial: "initial", Secondary: "secondary", Phase(9): "Phase(9)",
-		ReasonNone: "none", Maintenance: "maintenance", RateLimited: "rate-limited",
-		ServerError: "server-error", NetworkError: "network-error", ServerBackoff: "server-backoff",
-		ClientError: "client-error", Canceled: "canceled", Reconnecting: "reconnecting", Reason(42): "Reason(42)",
+		Success: "success", Maintenance: "maintenance", RateLimited: "rate-limited",
+		ServerError: "server-error", NetworkError: "network-error", ClientError: "client-error",
+		Canceled: "canceled", Instant: "instant", Class(-1): "Class(-1)", Class(numClasses): "Class(8)",
+		ReasonNone: "none", ReasonMaintenance: "maintenance", ReasonRateLimited: "rate-limited",
+		ReasonServerError: "server-error", ReasonNetworkError: "network-error",
+		ReasonServerBackoff: "server-backoff", ReasonReconnecting: "reconnecting", Reason(42): "Reason(42)",
 		Linear: "linear", ExponentialJitter: "exponential-jitter", Schedule(3): "Schedule(3)",
+	}
+	if len(want) != len(phaseNames)+1+len(classNames)+2+len(reasonNames)+1+len(scheduleNames)+1 {
+		t.Errorf("the test names %d values; list every value of every enum", len(want))
 	}
 	for v, s := range want {
 		if v.String() != s {
@@ -632,7 +647,7 @@ func TestWaitErrorText(t *testing.T) {
 	}
 	wrapped := fmt.Errorf("sync history: %w", err)
 	var we *WaitError
-	if !errors.Is(wrapped, ErrBackoff) || !errors.As(wrapped, &we) || we.Reason != Maintenance {
+	if !errors.Is(wrapped, ErrBackoff) || !errors.As(wrapped, &we) || we.Reason != ReasonMaintenance {
 		t.Fatalf("wrapped %v does not match ErrBackoff / *WaitError", wrapped)
 	}
 	if errors.Is(errors.New("other"), ErrBackoff) {

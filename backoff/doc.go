@@ -27,6 +27,17 @@
 // answer, is recorded with ObserveOutcome(Observation{Class: ServerError,
 // Header: answer.Header}), never by making up a response.
 //
+// Two types keep what happened apart from what follows. A Class (Success,
+// Maintenance, RateLimited, ServerError, NetworkError, ClientError,
+// Canceled, Instant) is the kind of one outcome: Observation.Class and
+// Decision.Class. A Reason (ReasonNone, ReasonMaintenance,
+// ReasonRateLimited, ReasonServerError, ReasonNetworkError,
+// ReasonServerBackoff, ReasonReconnecting) is why the controller waits:
+// Status.Reason and WaitError.Reason. They need not match: a 200 with
+// X-Backoff is a Success after which the controller waits for
+// ReasonServerBackoff, and Instant outcomes make it wait for
+// ReasonReconnecting.
+//
 // Or let an http.Client do both: client.Transport = c.Transport(nil). Wait
 // sleeps until the next attempt is allowed; Status gives a user interface
 // the phase, the reason, the number of failures, the next allowed time,

@@ -1,6 +1,7 @@
 package backoff_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,11 +53,11 @@ func Example() {
 			continue
 		}
 		d := c.Observe(server[engine], nil)
-		fmt.Printf("%-9s %d: %v\n", engine, server[engine].StatusCode, d.Reason)
+		fmt.Printf("%-9s %d: %v\n", engine, server[engine].StatusCode, d.Class)
 	}
 	fmt.Println(c.Status().Message)
 	// Output:
-	// bookmarks 200: none
+	// bookmarks 200: success
 	// history   503: maintenance
 	// passwords skipped: backoff: maintenance: no attempt before 2025-01-01T14:11:15Z
 	// Server maintenance: next sync at 14:12
@@ -195,11 +196,32 @@ func ExampleController_ObserveOutcome() {
 	}
 	answer := reply(200, "X-Backoff", "1800") // the body said: server error
 	d := c.ObserveOutcome(backoff.Observation{Class: backoff.ServerError, Header: answer.Header})
-	fmt.Println(d.Reason, d.Failures, d.Requested)
+	fmt.Println(d.Class, d.Failures, d.Requested, c.Status().Reason)
 	fmt.Println(c.Status().Message)
 	// Output:
-	// server-error 1 30m0s
+	// server-error 1 30m0s server-backoff
 	// Server busy: next sync at 14:34
+}
+
+// Classify says what kind of outcome a response or an error is; the
+// controller's Status then says why it waits (B1-B3, L1).
+func ExampleClassify() {
+	for _, status := range []int{200, 503, 429, 502, 408, 404} {
+		fmt.Println(status, backoff.Classify(reply(status), nil).Class)
+	}
+	fmt.Println(backoff.Classify(nil, errors.New("dial tcp: i/o timeout")).Class)
+	fmt.Println(backoff.Classify(nil, context.Canceled).Class)
+	fmt.Println(backoff.Classify(nil, fmt.Errorf("connection refused: %w", backoff.ErrInstant)).Class)
+	// Output:
+	// 200 success
+	// 503 maintenance
+	// 429 rate-limited
+	// 502 server-error
+	// 408 network-error
+	// 404 client-error
+	// network-error
+	// canceled
+	// instant
 }
 
 // A server restarting refuses connections for a few seconds. The caller
@@ -213,14 +235,14 @@ func ExampleErrInstant() {
 	}
 	refused := fmt.Errorf("dial: connection refused: %w", backoff.ErrInstant)
 	for range 3 {
-		d := c.Observe(nil, refused)
-		fmt.Println(d.Reason, d.Phase, d.Failures, d.Delay)
+		d := c.Observe(nil, refused) // of class Instant
+		fmt.Println(d.Class, c.Status().Reason, d.Phase, d.Failures, d.Delay)
 		mock.Add(d.Delay) // the next attempt, when allowed
 	}
-	fmt.Println(c.Observe(reply(200), nil).Reason)
+	fmt.Println(c.Observe(reply(200), nil).Class, c.Status().Reason)
 	// Output:
-	// reconnecting initial 1 1.5s
-	// reconnecting initial 1 3s
-	// reconnecting initial 1 6s
-	// none
+	// instant reconnecting initial 1 1.5s
+	// instant reconnecting initial 1 3s
+	// instant reconnecting initial 1 6s
+	// success none
 }

@@ -11,7 +11,8 @@ type Status struct {
 	// Phase is the UI phase (B6).
 	Phase Phase
 	// Reason is why the controller is waiting while Next is set; otherwise
-	// the reason of the last failure, or ReasonNone after a success.
+	// the Reason of the last failure counted, or ReasonNone after a
+	// success.
 	Reason Reason
 	// Failures is the number of consecutive failed attempts.
 	Failures int
@@ -48,17 +49,17 @@ func (s Status) same(t Status) bool {
 func message(s Status, now time.Time) string {
 	var what string
 	switch s.Reason {
-	case Maintenance:
+	case ReasonMaintenance:
 		what = "Server maintenance"
-	case RateLimited:
+	case ReasonRateLimited:
 		what = "Server overloaded"
-	case ServerBackoff:
+	case ReasonServerBackoff:
 		what = "Server busy"
-	case ServerError:
+	case ReasonServerError:
 		what = "Server error"
-	case NetworkError:
+	case ReasonNetworkError:
 		what = "Network problem"
-	case Reconnecting:
+	case ReasonReconnecting:
 		what = "Reconnecting"
 	default:
 		if s.Next.IsZero() {
@@ -74,7 +75,7 @@ func message(s Status, now time.Time) string {
 	switch {
 	case s.Next.IsZero():
 		b.WriteString(": retrying automatically")
-	case s.Phase == Initial && (s.Reason == ServerError || s.Reason == NetworkError || s.Reason == Reconnecting):
+	case s.Phase == Initial && (s.Reason == ReasonServerError || s.Reason == ReasonNetworkError || s.Reason == ReasonReconnecting):
 		b.WriteString(": retrying automatically at ")
 		b.WriteString(clockTime(s.Next, now))
 	default:

@@ -28,7 +28,7 @@ const (
 	// (B10): 24 hours.
 	DefaultMaxServerDelay = 24 * time.Hour
 	// DefaultReconnectBase is the first wait after an attempt that ended at
-	// once (Reason Reconnecting, SPEC L1): about a second, so that a server
+	// once (class Instant, SPEC L1): about a second, so that a server
 	// back from a restart is found again within seconds.
 	DefaultReconnectBase = time.Second
 	// DefaultSecondaryAfter is how many failed retries lead to the Secondary
@@ -79,7 +79,7 @@ type Policy struct {
 	Schedule Schedule
 
 	// ReconnectBase is the first wait of the reconnect ladder, the schedule
-	// of attempts that end at once (Reconnecting, SPEC L1): after the n-th
+	// of attempts that end at once (class Instant, SPEC L1): after the n-th
 	// in a row the wait is uniformly random in [ReconnectBase·2^(n-1),
 	// ReconnectBase·2^n), at most Base, for as long as ReconnectBase·2^(n-1)
 	// is below Base; later ones wait on Schedule like any failure. Zero

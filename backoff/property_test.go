@@ -60,7 +60,7 @@ func TestPropertyStateMachine(t *testing.T) {
 		now := t0
 		var floor time.Time // the latest end of a server-requested delay seen
 		failures := 0       // the model's consecutive failure count
-		reconnects := 0     // the model's consecutive Reconnecting failures
+		reconnects := 0     // the model's consecutive Instant failures
 
 		rt.Repeat(map[string]func(*rapid.T){
 			"advance": func(rt *rapid.T) {
@@ -75,9 +75,9 @@ func TestPropertyStateMachine(t *testing.T) {
 				waiting := c.allow(now) != nil
 				d := c.observe(now, resp, o.err)
 				switch {
-				case d.Reason == ReasonNone:
+				case d.Class == Success:
 					failures, reconnects = 0, 0
-				case d.Reason == Reconnecting && (!waiting || failures == 0):
+				case d.Class == Instant && (!waiting || failures == 0):
 					// L1, B6: the reconnect ladder is one failed attempt.
 					reconnects++
 					if _, ladder := c.p.reconnectStep(reconnects, 0); ladder {
@@ -85,7 +85,8 @@ func TestPropertyStateMachine(t *testing.T) {
 					} else {
 						failures++
 					}
-				case d.Reason.failure() && (!waiting || failures == 0):
+				case (d.Class == Maintenance || d.Class == RateLimited || d.Class == ServerError ||
+					d.Class == NetworkError) && (!waiting || failures == 0):
 					failures++
 				}
 				if d.Failures != failures {
@@ -125,6 +126,12 @@ func TestPropertyStateMachine(t *testing.T) {
 				}
 				if st.Phase != wantPhase || st.Failures != failures {
 					rt.Fatalf("Status() = %v, model has %d failures, phase %v", st, failures, wantPhase)
+				}
+				if st.Next.IsZero() && (failures == 0) != (st.Reason == ReasonNone) {
+					rt.Fatalf("Status() = %v after %d failures: the reason is not the last failure's", st, failures)
+				}
+				if !st.Next.IsZero() && st.Reason == ReasonNone {
+					rt.Fatalf("Status() = %v: waiting without a reason", st)
 				}
 				if st.Phase == Secondary && st.ManualRetryAllowed {
 					rt.Fatalf("manual retry allowed in Secondary: %v", st)

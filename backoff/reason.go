@@ -2,8 +2,9 @@ package backoff
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Phase is what a user interface should say about syncing (B6).
@@ -21,99 +22,69 @@ const (
 	// it have failed in a row (by default, from the fourth failure on). No
 	// manual retry; warn the user that data is not syncing.
 	Secondary
+
+	numPhases // the number of phases, not a phase
 )
 
-// String returns "none", "initial" or "secondary".
-func (p Phase) String() string {
-	switch p {
-	case None:
-		return "none"
-	case Initial:
-		return "initial"
-	case Secondary:
-		return "secondary"
-	}
-	return fmt.Sprintf("Phase(%d)", int(p))
-}
+var phaseNames = [numPhases]string{None: "none", Initial: "initial", Secondary: "secondary"}
 
-// Reason classifies the outcome of a request, and says why the Controller is
-// waiting.
+// String returns "none", "initial" or "secondary".
+func (p Phase) String() string { return enum.Name("Phase", p, phaseNames[:]) }
+
+// Reason says why the Controller is waiting, or what kind of failure it
+// last counted: it is what Status.Reason and WaitError.Reason report (B7).
+// Its values are named Reason...; the kind of one outcome is a Class, whose
+// values are not prefixed (Observation.Class, Decision.Class).
 type Reason int
 
 const (
-	// ReasonNone: a success (any 1xx–3xx status, or resp and err both nil),
-	// or no failure to report.
+	// ReasonNone: no failure since the last success, and no wait in force.
 	ReasonNone Reason = iota
-	// Maintenance: 503 with a usable Retry-After (B1). The controller waits
-	// for the server's time plus fuzz.
-	Maintenance
-	// RateLimited: 429 Too Many Requests (RFC 6585). With a usable
-	// Retry-After it is server-directed like Maintenance; without one it
-	// backs off on the schedule like ServerError.
-	RateLimited
-	// ServerError: any other 5xx, or 503 without a usable Retry-After (B2).
-	// The controller backs off on the schedule at once.
-	ServerError
-	// NetworkError: an error other than context.Canceled: no connection, a
-	// timeout (context.DeadlineExceeded), a reset, a TLS failure (B3). The
-	// first in a row is retried on the normal schedule, later ones back off.
-	NetworkError
-	// ServerBackoff: the controller waits because of an X-Weave-Backoff or
-	// X-Backoff header on a response that was not itself a server-directed
-	// failure (B5). It appears in Status and WaitError; Decision.Reason
-	// classifies the response itself (a 200 with X-Backoff is ReasonNone) and
-	// Decision.Requested reports the header.
-	ServerBackoff
-	// ClientError: a 4xx other than 429. The server is healthy and the
-	// application must handle the error, so the controller neither backs off
-	// nor forgets earlier failures (an X-Backoff header on it still
-	// applies). Only Decision.Reason reports it.
-	ClientError
-	// Canceled: err is or wraps context.Canceled: the caller gave up, which
-	// says nothing about the server. No state changes (headers on a response
-	// still apply). Only Decision.Reason reports it.
-	Canceled
-	// Reconnecting: err wraps ErrInstant: the attempt ended at once without
-	// the server doing its work (a refused, reset or closed connection,
-	// nonsense, an answer that came back too soon): a server restarting or
-	// misbehaving (SPEC L1, L2). The controller waits a short, growing,
-	// random time (Policy.ReconnectBase), then, once that ladder reaches
-	// Base, backs off on the schedule. The whole ladder counts as one failed
-	// attempt for the phases (B6).
-	Reconnecting
+	// ReasonMaintenance: a 503 with a usable Retry-After (class
+	// Maintenance, B1). The controller waits for the server's time plus
+	// fuzz.
+	ReasonMaintenance
+	// ReasonRateLimited: a 429 Too Many Requests (class RateLimited, RFC
+	// 6585). With a usable Retry-After the wait is the server's time plus
+	// fuzz; without one it is the scheduled wait.
+	ReasonRateLimited
+	// ReasonServerError: any other 5xx, a 503 without a usable
+	// Retry-After, or server trouble reported another way (class
+	// ServerError, B2). The controller waits on the schedule.
+	ReasonServerError
+	// ReasonNetworkError: no answer, a timeout, a reset, a TLS failure, a
+	// 408 (class NetworkError, B3). The first in a row is retried on the
+	// normal schedule, later ones wait on the schedule.
+	ReasonNetworkError
+	// ReasonServerBackoff: an X-Weave-Backoff or X-Backoff header asked for
+	// the wait, on a response that was not itself a server-directed failure
+	// (B5); a 200 with X-Backoff is of class Success and waits for this
+	// reason.
+	ReasonServerBackoff
+	// ReasonReconnecting: attempts ended at once (class Instant, SPEC L1,
+	// L2): the controller waits a short, growing, random time
+	// (Policy.ReconnectBase), then, once that ladder reaches Base, on the
+	// schedule. The whole ladder counts as one failed attempt for the
+	// phases (B6).
+	ReasonReconnecting
+
+	numReasons // the number of reasons, not a reason
 )
+
+// reasonNames are the texts users, logs and event streams see.
+var reasonNames = [numReasons]string{
+	ReasonNone:          "none",
+	ReasonMaintenance:   "maintenance",
+	ReasonRateLimited:   "rate-limited",
+	ReasonServerError:   "server-error",
+	ReasonNetworkError:  "network-error",
+	ReasonServerBackoff: "server-backoff",
+	ReasonReconnecting:  "reconnecting",
+}
 
 // String returns the reason in lower-case words joined by hyphens, such as
 // "maintenance" or "network-error".
-func (r Reason) String() string {
-	switch r {
-	case ReasonNone:
-		return "none"
-	case Maintenance:
-		return "maintenance"
-	case RateLimited:
-		return "rate-limited"
-	case ServerError:
-		return "server-error"
-	case NetworkError:
-		return "network-error"
-	case ServerBackoff:
-		return "server-backoff"
-	case ClientError:
-		return "client-error"
-	case Canceled:
-		return "canceled"
-	case Reconnecting:
-		return "reconnecting"
-	}
-	return fmt.Sprintf("Reason(%d)", int(r))
-}
-
-// failure reports whether an outcome with this reason counts as a failed
-// attempt.
-func (r Reason) failure() bool {
-	return r == Maintenance || r == RateLimited || r == ServerError || r == NetworkError || r == Reconnecting
-}
+func (r Reason) String() string { return enum.Name("Reason", r, reasonNames[:]) }
 
 // ErrBackoff matches (errors.Is) every *WaitError: the controller refuses an
 // attempt until a later time.
@@ -122,8 +93,9 @@ var ErrBackoff = errors.New("backoff: backing off")
 // ErrInstant, wrapped by the error given to Observe, says that the attempt
 // ended at once without the server doing its work: the connection was
 // refused, reset or closed on arrival, the answer was nonsense, or it came
-// back so soon that trying again at once could spin. Such an outcome is
-// classified Reconnecting (SPEC L1, L2).
+// back so soon that trying again at once could spin. Such an outcome is of
+// class Instant, and the controller waits for ReasonReconnecting (SPEC L1,
+// L2).
 var ErrInstant = errors.New("backoff: attempt ended at once")
 
 // ErrManualRetryDenied is wrapped by the error ManualRetry returns when the
@@ -136,7 +108,7 @@ var ErrManualRetryDenied = errors.New("backoff: manual retry not allowed")
 // holds for it.
 type WaitError struct {
 	Until  time.Time // the earliest time an attempt is allowed
-	Reason Reason    // why the controller waits
+	Reason Reason    // why the controller waits; never ReasonNone
 }
 
 // Error says until when and why, for example "backoff: maintenance: no

@@ -51,7 +51,7 @@ func TestTransportRefusesWhileBackingOff(t *testing.T) {
 		req, _ := http.NewRequest("POST", "https://sync.example/storage", body)
 		resp, err := rt.RoundTrip(req)
 		var we *WaitError
-		if resp != nil || !errors.Is(err, ErrBackoff) || !errors.As(err, &we) || we.Reason != Maintenance {
+		if resp != nil || !errors.Is(err, ErrBackoff) || !errors.As(err, &we) || we.Reason != ReasonMaintenance {
 			t.Fatalf("step %d: RoundTrip = %v, %v want a maintenance *WaitError", i, resp, err)
 		}
 		if !body.closed.Load() {
@@ -106,7 +106,7 @@ func TestTransportObservesErrors(t *testing.T) {
 	if _, err := rt.RoundTrip(req); err != netErr {
 		t.Fatalf("RoundTrip error = %v want %v", err, netErr)
 	}
-	if st := c.Status(); st.Failures != 1 || st.Reason != NetworkError {
+	if st := c.Status(); st.Failures != 1 || st.Reason != ReasonNetworkError {
 		t.Fatalf("Status() = %v after a network error", st)
 	}
 	if base := c.Transport(nil).(*roundTripper).base; base != http.DefaultTransport {
@@ -160,7 +160,7 @@ func TestTransportLoopback(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if string(body) != "ok" || c.Status().Reason != ServerBackoff {
+	if string(body) != "ok" || c.Status().Reason != ReasonServerBackoff {
 		t.Fatalf("200 + X-Backoff: body %q, status %v", body, c.Status())
 	}
 	if _, err := client.Get(srv.URL); !errors.Is(err, ErrBackoff) {
@@ -174,7 +174,7 @@ func TestTransportLoopback(t *testing.T) {
 	resp.Body.Close()
 	_, err = client.Get(srv.URL)
 	var we *WaitError
-	if !errors.As(err, &we) || we.Reason != Maintenance {
+	if !errors.As(err, &we) || we.Reason != ReasonMaintenance {
 		t.Fatalf("after 503: Get error = %v want a maintenance *WaitError", err)
 	}
 	if n := hits.Load(); n != 2 {

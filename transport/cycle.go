@@ -235,7 +235,7 @@ func atOnce(req Request, elapsed time.Duration) bool {
 // the account, and announces it (BackoffEntered). resp carries the
 // answer's headers, if any (X-Backoff still applies, B5).
 func (l *Loop) pace(resp *http.Response) {
-	l.observe(backoff.Observation{Class: backoff.Reconnecting, Header: headerOf(resp)})
+	l.observe(backoff.Observation{Class: backoff.Instant, Header: headerOf(resp)})
 }
 
 // scheduled runs one step of the unavailable mode: wait for the next sync

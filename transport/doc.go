@@ -17,7 +17,7 @@
 //	401, 403, 404 and other refusals           ErrRejected       -              - (fatal)
 //
 // ErrRefused also matches ErrClosed. "Ladder" is the backoff controller's
-// reconnect ladder (class backoff.Reconnecting): see "Restarts and answers
+// reconnect ladder (class backoff.Instant): see "Restarts and answers
 // that come at once" below.
 //
 // An answer with an empty change set is an expiry (SPEC T5: a server whose
@@ -62,11 +62,11 @@
 // evidence about the server, not about idle timeouts: the tuner learns
 // nothing from it (a refused connection is not lost coverage either, L3),
 // and push stays available. Instead the loop tells the backoff controller
-// (an Observation of class backoff.Reconnecting), which announces a wait
-// (BackoffEntered, reason Reconnecting) of a step of its reconnect ladder
-// before any request of the account: 1-2 s after the first, then 2-4 s,
-// 4-8 s, ..., up to the policy's Base (15 min), then the ordinary
-// schedule. So:
+// (an Observation of class backoff.Instant), which announces a wait
+// (BackoffEntered, reason backoff.ReasonReconnecting) of a step of its
+// reconnect ladder before any request of the account: 1-2 s after the
+// first, then 2-4 s, 4-8 s, ..., up to the policy's Base (15 min), then
+// the ordinary schedule. So:
 //
 //	server killed 2 s into an 8-minute ping, back 5 s later:
 //	  t=2.0s  closed at once (EOF)    ladder step 1: wait 1-2 s

@@ -351,7 +351,7 @@ func TestE2EMaintenance(t *testing.T) {
 		return count(events, isKind(transport.PingAnswered)) >= 1
 	})
 	e.stop()
-	if ev := e.events.find(transport.BackoffEntered)[0]; ev.Backoff.Reason != backoff.Maintenance {
+	if ev := e.events.find(transport.BackoffEntered)[0]; ev.Backoff.Reason != backoff.ReasonMaintenance {
 		t.Fatalf("backoff reason %v", ev.Backoff.Reason)
 	}
 	// The wait the controller announced for the 503 the loop read: it ends

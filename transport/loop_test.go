@@ -202,7 +202,7 @@ func minutes(ds []time.Duration) string {
 // reconnect ladder (SPEC L1, L2): [1 s, 2 s) after the first ping that
 // ended at once, then [2 s, 4 s), [4 s, 8 s), ..., give or take took, how
 // long each ping took; that every wait was announced with reason
-// Reconnecting; and that push stayed available throughout.
+// ReasonReconnecting; and that push stayed available throughout.
 func (h *harness) checkLadder(from, to int, took time.Duration) {
 	h.t.Helper()
 	times := h.pinger.pingTimes()
@@ -217,8 +217,8 @@ func (h *harness) checkLadder(from, to int, took time.Duration) {
 		lo *= 2
 	}
 	for _, e := range h.events.find(transport.BackoffEntered) {
-		if e.Backoff.Reason != backoff.Reconnecting {
-			h.t.Fatalf("backoff entered with %v, want %v", e.Backoff.Reason, backoff.Reconnecting)
+		if e.Backoff.Reason != backoff.ReasonReconnecting {
+			h.t.Fatalf("backoff entered with %v, want %v", e.Backoff.Reason, backoff.ReasonReconnecting)
 		}
 	}
 	if n := len(h.events.find(transport.BackoffEntered)); n < to-from {
@@ -365,7 +365,7 @@ func TestLoopMaintenance(t *testing.T) {
 			t.Fatalf("second ping %v after start, want in [10m1s, 12m31s]", second)
 		}
 		entered := h.events.find(transport.BackoffEntered)
-		if len(entered) != 1 || entered[0].Backoff.Reason != backoff.Maintenance {
+		if len(entered) != 1 || entered[0].Backoff.Reason != backoff.ReasonMaintenance {
 			t.Fatalf("backoff events %+v", entered)
 		}
 	})
@@ -640,7 +640,7 @@ func TestLoopServerErrorInAnswer(t *testing.T) {
 					}
 				}
 				entered := h.events.find(transport.BackoffEntered)
-				if len(entered) != 2 || entered[0].Backoff.Reason != backoff.ServerError {
+				if len(entered) != 2 || entered[0].Backoff.Reason != backoff.ReasonServerError {
 					t.Fatalf("backoff events %+v", entered)
 				}
 			})

@@ -66,7 +66,7 @@ func (l *Loop) sync(ctx context.Context, folders []string) error {
 	err := l.cfg.Sync(ctx, folders)
 	elapsed := l.clock.Now().Sub(start)
 	if err == nil {
-		l.observe(backoff.Observation{Class: backoff.ReasonNone})
+		l.observe(backoff.Observation{Class: backoff.Success})
 		l.emit(Event{Kind: SyncDone, Folders: folders, Elapsed: elapsed})
 		return nil
 	}
@@ -96,7 +96,7 @@ func (l *Loop) sync(ctx context.Context, folders []string) error {
 
 // serverSide reports whether an outcome of class c is server trouble: a
 // 5xx or a 429 (backoff.Classify decides which statuses those are).
-func serverSide(c backoff.Reason) bool {
+func serverSide(c backoff.Class) bool {
 	return c == backoff.ServerError || c == backoff.Maintenance || c == backoff.RateLimited
 }
 

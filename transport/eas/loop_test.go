@@ -97,7 +97,7 @@ func TestLoopThrottled(t *testing.T) {
 			defer cancel()
 			e, done := runUntilBackoff(t, ctx, loop, events)
 			wait := e.Backoff.Next.Sub(e.Time)
-			if e.Backoff.Reason != backoff.Maintenance || wait < 119*time.Second || wait > 151*time.Second {
+			if e.Backoff.Reason != backoff.ReasonMaintenance || wait < 119*time.Second || wait > 151*time.Second {
 				t.Errorf("backoff %+v, next in %v; want maintenance for 120 s plus at most 25%% fuzz", e.Backoff, wait)
 			}
 			cancel()
@@ -125,7 +125,7 @@ func TestLoopServerErrorBacksOff(t *testing.T) {
 	// The loop now waits for the controller: the scheduled wait of a
 	// first server error (B2, at least the default Base of 15 min), during
 	// which nothing is sent.
-	if wait := e.Backoff.Next.Sub(e.Time); e.Backoff.Reason != backoff.ServerError || wait < backoff.DefaultBase {
+	if wait := e.Backoff.Next.Sub(e.Time); e.Backoff.Reason != backoff.ReasonServerError || wait < backoff.DefaultBase {
 		t.Errorf("backoff %+v, next in %v; want a server error's scheduled wait", e.Backoff, wait)
 	}
 	if c := loop.Snapshot().Counts; c.Pings != 1 {
