@@ -23,9 +23,10 @@ const (
 	HeaderBackoff = "X-Backoff"
 	// HeaderRetryAttempt is the header WEP 106's open question proposes for
 	// telling the server how far behind a client is (B9), the one constant
-	// for it in the module. Set Policy.AttemptHeader to it to send it on
-	// requests through Transport, and transport.HTTPConfig.AttemptHeader to
-	// send it on a Loop's pings; nothing is sent by default.
+	// for it in the module. Set Policy.AttemptHeader to it to send it, while
+	// the controller is failing, on requests through Transport and on the
+	// pings of a transport.Loop with that controller; nothing is sent by
+	// default.
 	HeaderRetryAttempt = "X-Retry-Attempt"
 )
 

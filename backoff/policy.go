@@ -118,9 +118,13 @@ type Policy struct {
 	SecondaryAfter int
 
 	// AttemptHeader is the request header that carries the retry number
-	// while the controller is failing (B9), set by SetAttemptHeader and by
-	// Transport; HeaderRetryAttempt ("X-Retry-Attempt") is the proposed
-	// name. Empty means no header is sent. It must be a valid header name.
+	// while the controller is failing (B9): the one place that names it.
+	// SetAttemptHeader sets it; requests through Transport and the pings
+	// of a transport.Loop with this controller carry it, as do requests
+	// whose header an application passes to SetAttemptHeader.
+	// HeaderRetryAttempt ("X-Retry-Attempt") is the proposed name. Empty
+	// means no header is sent. It must be a valid header name; it is used
+	// in canonical form.
 	AttemptHeader string
 
 	// Clock is the clock the Controller reads and waits on. Nil means the

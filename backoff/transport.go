@@ -55,9 +55,12 @@ func (t *roundTripper) CloseIdleConnections() {
 
 // SetAttemptHeader sets Policy.AttemptHeader on h to the number of the retry
 // being made, while the controller counts failures (B9): "1" for the first
-// retry after a failure, "2" for the next. It does nothing when
-// AttemptHeader is empty or there is no failure. Like http.Header.Set, it
-// needs a non-nil h.
+// retry after a failure, "2" for the next, that is Status().Failures. It
+// does nothing when AttemptHeader is empty or there is no failure. Like
+// http.Header.Set, it needs a non-nil h. Transport does the same for every
+// request, and a transport.Loop calls it for every ping
+// (transport.Request.Header); call it for requests that reach the server
+// another way.
 func (c *Controller) SetAttemptHeader(h http.Header) {
 	if n := c.attempt(); n > 0 {
 		h[c.p.AttemptHeader] = []string{strconv.Itoa(n)}

@@ -16,7 +16,12 @@ func (l *Loop) ping(ctx context.Context) error {
 	s := l.tuner.Snapshot()
 	req := Request{Heartbeat: s.Interval, Deadline: s.Deadline, Folders: l.cfg.Folders}
 	if st := l.bo.Status(); st.Phase != backoff.None {
-		req.Attempt = st.Failures
+		// While failing, the retry-attempt header (SPEC B9); nothing is
+		// allocated on the way that succeeds.
+		h := make(http.Header, 1)
+		if l.bo.SetAttemptHeader(h); len(h) > 0 {
+			req.Header = h
+		}
 	}
 	l.setState(Pinging)
 	l.emit(Event{Kind: PingStarted})

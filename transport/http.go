@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -61,12 +60,9 @@ type HTTPConfig struct {
 	// tests and loopback demos (SPEC T7).
 	AllowInsecureHTTP bool
 	// Header is added to every ping, e.g. Authorization. Its values never
-	// appear in errors or logs.
+	// appear in errors or logs. The headers of each Request (the Loop's
+	// retry-attempt header, SPEC B9) are set after it.
 	Header http.Header
-	// AttemptHeader names the header that carries Request.Attempt while
-	// backing off (SPEC B9). Empty means the attempt is not sent; use
-	// backoff.HeaderRetryAttempt ("X-Retry-Attempt") to send it.
-	AttemptHeader string
 	// Prepare, if not nil, is called on every request just before it is
 	// sent, e.g. to set credentials that change over time. An error ends
 	// the ping (it is not a PingError: the loop retries under the backoff
@@ -102,14 +98,13 @@ type HTTPConfig struct {
 // connections (those of every pinger sharing its Transport) and dials
 // afresh.
 type HTTPPinger struct {
-	url           string
-	client        *http.Client
-	codec         Codec
-	maxBody       int64
-	header        http.Header
-	prepare       func(*http.Request) error
-	attemptHeader string
-	check         *wireCheck // nil for pushbeat's own default client
+	url     string
+	client  *http.Client
+	codec   Codec
+	maxBody int64
+	header  http.Header
+	prepare func(*http.Request) error
+	check   *wireCheck // nil for pushbeat's own default client
 
 	mu      sync.Mutex
 	lastEnd time.Time // when the last ping ended
@@ -154,8 +149,6 @@ func NewHTTPPinger(cfg HTTPConfig) (*HTTPPinger, error) {
 		header:  cfg.Header.Clone(),
 		prepare: cfg.Prepare,
 		check:   check,
-
-		attemptHeader: cfg.AttemptHeader,
 	}
 	if p.codec == nil {
 		p.codec = JSONCodec{}
@@ -239,8 +232,8 @@ func (p *HTTPPinger) attempt(pctx context.Context, req Request, start time.Time)
 	for k, vs := range p.header {
 		hreq.Header[k] = append([]string(nil), vs...)
 	}
-	if p.attemptHeader != "" && req.Attempt > 0 {
-		hreq.Header.Set(p.attemptHeader, strconv.Itoa(req.Attempt))
+	for k, vs := range req.Header { // SPEC B9: nil unless backing off
+		hreq.Header[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
 	if p.prepare != nil {
 		if err := p.prepare(hreq); err != nil {

@@ -313,14 +313,21 @@ func TestPingTLS(t *testing.T) {
 }
 
 // TestPingRequest checks what goes on the wire: the heartbeat in seconds,
-// the folders, the caller's headers and the attempt header (SPEC B9, T6).
+// the folders, the caller's headers and the request's own headers, such as
+// the attempt header the Loop adds while backing off (SPEC B9, T6). The
+// request's headers replace HTTPConfig.Header's of the same name, and
+// Prepare's changes do not reach the caller's Request.
 func TestPingRequest(t *testing.T) {
 	srv := hostile(t)
 	p := pinger(t, srv, "/echo", func(c *transport.HTTPConfig) {
-		c.Header = http.Header{"Authorization": {"Bearer sekrit"}}
-		c.AttemptHeader = backoff.HeaderRetryAttempt
+		c.Header = http.Header{"Authorization": {"Bearer sekrit"}, backoff.HeaderRetryAttempt: {"9"}}
+		c.Prepare = func(r *http.Request) error {
+			r.Header[backoff.HeaderRetryAttempt][0] += "0" // a Prepare that edits in place
+			return nil
+		}
 	})
-	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Attempt: 2}
+	attempt := http.Header{"x-retry-attempt": {"2"}} // canonicalized on the way
+	r := transport.Request{Heartbeat: 1500 * ms, Folders: []string{"inbox", "calendar"}, Header: attempt}
 	res, err := p.Ping(context.Background(), r)
 	if err != nil {
 		t.Fatal(err)
@@ -329,13 +336,16 @@ func TestPingRequest(t *testing.T) {
 	if got := h.Get("X-Got-Body"); got != `{"heartbeat":1.5,"folders":["inbox","calendar"]}` {
 		t.Fatalf("body %s", got)
 	}
-	if h.Get("X-Got-Attempt") != "2" || h.Get("X-Got-Auth") != "Bearer sekrit" {
+	if h.Get("X-Got-Attempt") != "20" || h.Get("X-Got-Auth") != "Bearer sekrit" {
 		t.Fatalf("headers: attempt %q auth %q", h.Get("X-Got-Attempt"), h.Get("X-Got-Auth"))
 	}
-	r.Attempt, r.Folders = 0, nil
+	if got := attempt["x-retry-attempt"]; len(attempt) != 1 || len(got) != 1 || got[0] != "2" {
+		t.Fatalf("the pinger changed the request's headers: %v", attempt)
+	}
+	r.Header, r.Folders = nil, nil
 	res, err = p.Ping(context.Background(), r)
-	if err != nil || res.Response.Header.Get("X-Got-Attempt") != "" {
-		t.Fatalf("attempt 0 must not be sent: %v %v", res.Response.Header, err)
+	if err != nil || res.Response.Header.Get("X-Got-Attempt") != "90" {
+		t.Fatalf("without Request.Header, HTTPConfig.Header's value goes out: %v %v", res.Response.Header, err)
 	}
 	if got := res.Response.Header.Get("X-Got-Body"); got != `{"heartbeat":1.5,"folders":[]}` {
 		t.Fatalf("no folders encodes as %s", got)

@@ -23,10 +23,17 @@ type Request struct {
 	Deadline time.Duration
 	// Folders are the folders the server should watch. Empty means all.
 	Folders []string
-	// Attempt is the number of failed attempts while backing off (SPEC B9);
-	// zero when not backing off. Pingers that can tell the server send it
-	// (HTTPConfig.AttemptHeader).
-	Attempt int
+	// Header holds the request headers the Loop adds to this ping; nil
+	// when there are none. While the Loop's backoff controller counts
+	// failures it holds the retry-attempt header that
+	// backoff.Policy.AttemptHeader names, with the controller's failure
+	// count as its value ("X-Retry-Attempt: 2"), as
+	// backoff.Controller.SetAttemptHeader sets it (SPEC B9); nothing else
+	// names that header. Pingers that speak HTTP send these headers:
+	// HTTPPinger sets them after HTTPConfig.Header, replacing a header of
+	// the same name, and before HTTPConfig.Prepare. Other pingers ignore
+	// them. A Pinger must not modify it.
+	Header http.Header
 }
 
 // Status is the kind of answer a ping received.

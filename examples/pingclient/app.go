@@ -135,7 +135,7 @@ func (a *app) newTuner() (*backoff.Controller, error) {
 	a.out.mu.Lock()
 	a.out.interval = tuner.Interval
 	a.out.mu.Unlock()
-	pol := a.o.backoff
+	pol := urlPolicy(a.o, a.o.backoff)
 	pol.Base, pol.Cap = scaleDown(pol.Base, a.o.scale), scaleDown(pol.Cap, a.o.scale)
 	bo, err := backoff.New(pol)
 	if err != nil {

@@ -25,13 +25,25 @@ func httpClient(o options) *http.Client {
 	return &http.Client{Transport: tr}
 }
 
+// urlPolicy names the retry-attempt header in pol for -url (SPEC B9):
+// while backing off, the loop's pings then tell a server of the default
+// JSON protocol how many attempts in a row have failed ("X-Retry-Attempt:
+// 2"), so that an overloaded one can serve the clients furthest behind
+// first. The header is named once, in the policy: the loop adds it to
+// every ping its controller governs.
+func urlPolicy(o options, pol backoff.Policy) backoff.Policy {
+	if o.mode == urlMode {
+		pol.AttemptHeader = backoff.HeaderRetryAttempt
+	}
+	return pol
+}
+
 // urlPinger returns the pinger for -url: the default JSON protocol.
 func urlPinger(o options, hc *http.Client) (*transport.HTTPPinger, error) {
 	cfg := transport.HTTPConfig{
 		URL:               o.url,
 		Client:            hc,
 		AllowInsecureHTTP: o.insecureHTTP,
-		AttemptHeader:     backoff.HeaderRetryAttempt,
 	}
 	if o.auth != "" {
 		cfg.Header = http.Header{"Authorization": {o.auth}}

@@ -32,6 +32,7 @@ type Client struct {
 	codec   *Codec
 	pinger  *transport.HTTPPinger
 	prepare func(*http.Request) error
+	attempt func(http.Header) // a Session's Controller.SetAttemptHeader (SPEC B9), or nil
 	maxBody int64
 	window  int
 	timeout time.Duration
@@ -312,6 +313,9 @@ func (c *Client) do(ctx context.Context, cmd string, body []byte) ([]byte, error
 	req, err := newCommand(ctx, c.url, cmd, c.codec.query(), c.codec.version, body)
 	if err != nil {
 		return nil, err
+	}
+	if c.attempt != nil {
+		c.attempt(req.Header)
 	}
 	if c.prepare != nil {
 		if err := c.prepare(req); err != nil {

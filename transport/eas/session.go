@@ -60,7 +60,9 @@ type SessionConfig struct {
 // loop's backoff controller: a setup that fails waits as a failed Sync
 // would, and a setup that did not lead to one successful Sync before the
 // server asked for FolderSync again counts as a failed attempt, so that a
-// server that keeps asking cannot make the session spin.
+// server that keeps asking cannot make the session spin. While the
+// controller counts failures, every request, Pings included, carries the
+// retry-attempt header its backoff.Policy.AttemptHeader names (SPEC B9).
 //
 // A Session is safe for concurrent use; only one Run or Setup may be
 // active at a time.
@@ -105,6 +107,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if _, err := transport.NewLoop(probe); err != nil {
 		return nil, err
 	}
+	c.attempt = cfg.Loop.Backoff.SetAttemptHeader // the loop adds it to the Pings
 	return &Session{cfg: cfg, client: c}, nil
 }
 
