@@ -157,6 +157,7 @@ func build(t *testing.T, blocks []Block) map[string]string {
 		args = append(args, "./"+filepath.ToSlash(dir))
 		bins[b.Name] = filepath.Join(args[2], b.Name)
 	}
+	began := time.Now()
 	cmd := exec.Command("go", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("the documentation's Go blocks do not compile (%v):\n%s", err, out)
@@ -167,6 +168,7 @@ func build(t *testing.T, blocks []Block) map[string]string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go vet finds fault with the documentation's Go blocks (%v):\n%s", err, out)
 	}
+	t.Logf("built and vetted %d blocks in %v", len(blocks), time.Since(began).Round(time.Millisecond))
 	return bins
 }
 
