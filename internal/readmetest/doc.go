@@ -15,7 +15,7 @@
 //	```
 //
 // The name (lower-case letters, digits and dashes) picks a wrapper in
-// readme_test.go: a small program with a "// snippet" line where the
+// wrappers_test.go: a small program with a "// snippet" line where the
 // block's code goes, which declares what the block uses but does not
 // declare (ctx, user, an app with a Sync method), and a list of exact
 // replacements made in the block before it is compiled: "{ ... }", the
@@ -23,6 +23,11 @@
 // example address such as "https://push.example.com/ping" becomes the test
 // server's. Each replacement must still find its text in the block, so a
 // wrapper cannot silently stop matching what the README shows.
+//
+// To add a block: put its marker before it, and add a wrapper to the
+// wrappers map with a run function that runs the program and checks what
+// the block and its prose claim, against a real server where there is
+// one.
 //
 // TestSnippets fails, naming file and line, for a Go block without a
 // marker, a marker without a Go block, a name without a wrapper or used

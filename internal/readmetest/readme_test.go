@@ -117,7 +117,10 @@ func checkNames(blocks []Block) error {
 		}
 		seen[b.Name] = b
 	}
-	for name := range wrappers {
+	for name, w := range wrappers {
+		if w.program == "" || w.run == nil {
+			errs = append(errs, fmt.Errorf("wrapper %q needs a program and a run function that checks what its block claims", name))
+		}
 		if _, ok := seen[name]; !ok {
 			errs = append(errs, fmt.Errorf("wrapper %q has no block: its snippet left the documentation, or its marker was renamed", name))
 		}
