@@ -83,8 +83,8 @@ func TestCheckNames(t *testing.T) {
 		blocks []Block
 		want   string
 	}{
-		{"unknown", append(blocks, Block{File: "x.md", Line: 9, Name: "nope"}), `x.md:8: marker "nope" names no wrapper`},
-		{"twice", append(blocks, Block{File: "x.md", Line: 9, Name: blocks[0].Name}), "is already used at x.md:1"},
+		{"unknown", append(blocks, Block{File: "x.md", Line: 9, Name: "nope"}), `x.md:8: the Go block's marker "nope" names no wrapper`},
+		{"twice", append(blocks, Block{File: "x.md", Line: 9, Name: blocks[0].Name}), "is also the marker of the block at x.md:1"},
 		{"unused", blocks[1:], "wrapper \"" + blocks[0].Name + "\" has no block"},
 	} {
 		if err := checkNames(c.blocks); err == nil || !strings.Contains(err.Error(), c.want) {

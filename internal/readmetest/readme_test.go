@@ -110,10 +110,10 @@ func checkNames(blocks []Block) error {
 	seen := map[string]Block{}
 	for _, b := range blocks {
 		if _, ok := wrappers[b.Name]; !ok {
-			errs = append(errs, fmt.Errorf("%s:%d: marker %q names no wrapper in internal/readmetest", b.File, b.Line-1, b.Name))
+			errs = append(errs, fmt.Errorf("%s:%d: the Go block's marker %q names no wrapper in internal/readmetest", b.File, b.Line-1, b.Name))
 		}
 		if prev, ok := seen[b.Name]; ok {
-			errs = append(errs, fmt.Errorf("%s:%d: marker %q is already used at %s:%d: give each block its own", b.File, b.Line-1, b.Name, prev.File, prev.Line-1))
+			errs = append(errs, fmt.Errorf("%s:%d: the Go block's marker %q is also the marker of the block at %s:%d: give each block its own", b.File, b.Line-1, b.Name, prev.File, prev.Line-1))
 		}
 		seen[b.Name] = b
 	}
