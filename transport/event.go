@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // EventKind says what happened in a Loop.
@@ -63,13 +63,9 @@ var eventNames = [...]string{
 	PushAvailable:   "push-available",
 }
 
-// String returns the kind's name, e.g. "ping-answered".
-func (k EventKind) String() string {
-	if k > 0 && int(k) < len(eventNames) {
-		return eventNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", int(k))
-}
+// String returns the kind's name, e.g. "ping-answered", or "EventKind(n)"
+// for a value without one.
+func (k EventKind) String() string { return enum.Name("EventKind", k, eventNames[:]) }
 
 // Event is something that happened in a Loop, for logs, status lines and
 // charts. Which fields are set depends on Kind.

@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pushbeat/pushbeat/backoff"
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults for Config.
@@ -86,22 +86,17 @@ const (
 	Scheduled
 )
 
-// String returns the state's name, e.g. "backing-off".
-func (s State) String() string {
-	switch s {
-	case Stopped:
-		return "stopped"
-	case Pinging:
-		return "pinging"
-	case Syncing:
-		return "syncing"
-	case BackingOff:
-		return "backing-off"
-	case Scheduled:
-		return "scheduled"
-	}
-	return fmt.Sprintf("State(%d)", int(s))
+var stateNames = [...]string{
+	Stopped:    "stopped",
+	Pinging:    "pinging",
+	Syncing:    "syncing",
+	BackingOff: "backing-off",
+	Scheduled:  "scheduled",
 }
+
+// String returns the state's name, e.g. "backing-off", or "State(n)" for
+// a value without one.
+func (s State) String() string { return enum.Name("State", s, stateNames[:]) }
 
 // Snapshot is a copy of a Loop's state, readable at any time.
 type Snapshot struct {

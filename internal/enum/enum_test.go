@@ -14,6 +14,14 @@ func TestName(t *testing.T) {
 	}
 }
 
+func TestLookup(t *testing.T) {
+	for v, want := range map[color]string{1: "red", 4: "blue", 0: "", 3: "", 5: "", -1: ""} {
+		if got, ok := Lookup(v, colorNames[:]); got != want || ok != (want != "") {
+			t.Errorf("Lookup(%d) = %q, %v", int(v), got, ok)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	for s, want := range map[string]color{"red": 1, "blue": 4} {
 		if got, ok := Parse[color](s, colorNames[:]); !ok || got != want {

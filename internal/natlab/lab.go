@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // RequireEnv names the environment variable that turns a skipped lab into a
@@ -64,16 +66,14 @@ const (
 	Reset
 )
 
-// String returns "drop" or "reset".
-func (p Policy) String() string {
-	switch p {
-	case Drop:
-		return "drop"
-	case Reset:
-		return "reset"
-	}
-	return "Policy(" + strconv.Itoa(int(p)) + ")"
+var policyNames = [...]string{
+	Drop:  "drop",
+	Reset: "reset",
 }
+
+// String returns "drop" or "reset", or "Policy(n)" for a value without a
+// name.
+func (p Policy) String() string { return enum.Name("Policy", p, policyNames[:]) }
 
 // Config describes a lab. The zero value is a router that silently drops
 // flows idle for DefaultIdleTimeout.

@@ -3,6 +3,8 @@ package sim
 import (
 	"math/rand/v2"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Kind is the kind of a network a fleet device uses (SPEC S2).
@@ -15,18 +17,15 @@ const (
 	Office               // office Wi-Fi through an enterprise or cloud path
 )
 
-// String returns "home", "cellular" or "office".
-func (k Kind) String() string {
-	switch k {
-	case Home:
-		return "home"
-	case Cellular:
-		return "cellular"
-	case Office:
-		return "office"
-	}
-	return "?"
+var kindNames = [...]string{
+	Home:     "home",
+	Cellular: "cellular",
+	Office:   "office",
 }
+
+// String returns "home", "cellular" or "office", or "Kind(n)" for a value
+// without a name.
+func (k Kind) String() string { return enum.Name("Kind", k, kindNames[:]) }
 
 // share is one entry of a timeout mix: a weight and a range of idle
 // timeouts drawn uniformly (lo == hi: exactly lo).

@@ -67,10 +67,7 @@ func (e *StatusError) Error() string {
 	case "Sync":
 		own = syncStatusNames
 	}
-	name, ok := commonStatus[e.Status]
-	if e.Status > 0 && e.Status < len(own) && own[e.Status] != "" {
-		name, ok = own[e.Status], true
-	}
+	name, _, ok := statusName(e.Status, own)
 	if !ok {
 		name = "unknown"
 	}

@@ -1,8 +1,7 @@
 package eas
 
 import (
-	"strconv"
-
+	"github.com/pushbeat/pushbeat/internal/enum"
 	"github.com/pushbeat/pushbeat/transport/eas/internal/wbxml"
 )
 
@@ -48,17 +47,31 @@ const (
 	FolderRecipientCache FolderType = 19 // recipient information cache
 )
 
-var folderTypeNames = []string{"", "generic", "inbox", "drafts", "deleted items", "sent items",
-	"outbox", "tasks", "calendar", "contacts", "notes", "journal", "user mail", "user calendar",
-	"user contacts", "user tasks", "user journal", "user notes", "unknown", "recipient cache"}
-
-// String returns a short description, e.g. "inbox".
-func (t FolderType) String() string {
-	if t > 0 && int(t) < len(folderTypeNames) {
-		return folderTypeNames[t]
-	}
-	return "FolderType(" + strconv.Itoa(int(t)) + ")"
+var folderTypeNames = [...]string{
+	FolderGeneric:        "generic",
+	FolderInbox:          "inbox",
+	FolderDrafts:         "drafts",
+	FolderDeletedItems:   "deleted items",
+	FolderSentItems:      "sent items",
+	FolderOutbox:         "outbox",
+	FolderTasks:          "tasks",
+	FolderCalendar:       "calendar",
+	FolderContacts:       "contacts",
+	FolderNotes:          "notes",
+	FolderJournal:        "journal",
+	FolderUserMail:       "user mail",
+	FolderUserCalendar:   "user calendar",
+	FolderUserContacts:   "user contacts",
+	FolderUserTasks:      "user tasks",
+	FolderUserJournal:    "user journal",
+	FolderUserNotes:      "user notes",
+	FolderUnknown:        "unknown",
+	FolderRecipientCache: "recipient cache",
 }
+
+// String returns a short description, e.g. "inbox", or "FolderType(n)" for
+// a value without one.
+func (t FolderType) String() string { return enum.Name("FolderType", t, folderTypeNames[:]) }
 
 // Class returns the content class to ping the folder with (ClassEmail,
 // ...), or "" for folders that have none (journal, unknown, recipient

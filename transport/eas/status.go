@@ -1,6 +1,10 @@
 package eas
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
+)
 
 // Status codes common to all commands (MS-ASCMD section 2.2.2) that a Ping
 // client meets. They are untyped so they compare with any command's
@@ -13,8 +17,9 @@ const (
 	StatusInvalidPolicyKey      = 144 // the policy key is stale: Provision again
 )
 
-// commonStatus names the common status codes of MS-ASCMD section 2.2.2.
-var commonStatus = map[int]string{
+// commonStatusNames names the common status codes of MS-ASCMD section
+// 2.2.2.
+var commonStatusNames = [...]string{
 	101: "invalid content", 102: "invalid WBXML", 103: "invalid XML",
 	108: "device id missing or invalid", 109: "device type missing or invalid",
 	110: "server error", StatusServerErrorRetryLater: "server error, retry later",
@@ -28,16 +33,28 @@ var commonStatus = map[int]string{
 	177: "maximum devices reached",
 }
 
-// statusString names a status from a command's own table or the common
-// table, or returns typ(n).
-func statusString(typ string, n int, own []string) string {
-	if n > 0 && n < len(own) && own[n] != "" {
-		return own[n]
+// statusName names status n from a command's own table, or else from the
+// common table (common is then true); ok is false if neither names it.
+func statusName(n int, own []string) (name string, common, ok bool) {
+	if name, ok := enum.Lookup(n, own); ok {
+		return name, false, true
 	}
-	if s, ok := commonStatus[n]; ok {
-		return s + " (" + strconv.Itoa(n) + ")"
+	name, ok = enum.Lookup(n, commonStatusNames[:])
+	return name, ok, ok
+}
+
+// statusString names a status from a command's own table, e.g. "expired";
+// or from the common table with its number, e.g. "sync state not found
+// (132)"; or returns typ(n).
+func statusString[T ~int](typ string, s T, own []string) string {
+	name, common, ok := statusName(int(s), own)
+	switch {
+	case !ok:
+		return enum.Name(typ, s, nil)
+	case common:
+		return name + " (" + strconv.Itoa(int(s)) + ")"
 	}
-	return typ + "(" + strconv.Itoa(n) + ")"
+	return name
 }
 
 // PingStatus is the Status of a Ping response (MS-ASCMD 2.2.3.177.10),
@@ -75,7 +92,7 @@ var pingStatusNames = []string{"", "expired", "changed", "missing parameters", "
 
 // String returns a short description, e.g. "expired" or
 // "sync state not found (132)".
-func (s PingStatus) String() string { return statusString("PingStatus", int(s), pingStatusNames) }
+func (s PingStatus) String() string { return statusString("PingStatus", s, pingStatusNames) }
 
 // FolderSyncStatus is the Status of a FolderSync response (MS-ASCMD
 // 2.2.3.177.5), or one of the common codes (Status*).
@@ -96,7 +113,7 @@ var folderSyncStatusNames = []string{1: "success", 6: "server error", 9: "invali
 
 // String returns a short description, e.g. "invalid sync key".
 func (s FolderSyncStatus) String() string {
-	return statusString("FolderSyncStatus", int(s), folderSyncStatusNames)
+	return statusString("FolderSyncStatus", s, folderSyncStatusNames)
 }
 
 // SyncStatus is the Status of a Sync response or of one collection in it
@@ -126,4 +143,4 @@ var syncStatusNames = []string{1: "success", 3: "invalid sync key", 4: "protocol
 	14: "invalid interval", 15: "invalid request", 16: "retry"}
 
 // String returns a short description, e.g. "invalid sync key".
-func (s SyncStatus) String() string { return statusString("SyncStatus", int(s), syncStatusNames) }
+func (s SyncStatus) String() string { return statusString("SyncStatus", s, syncStatusNames) }

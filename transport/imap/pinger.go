@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pushbeat/pushbeat/heartbeat"
+	"github.com/pushbeat/pushbeat/internal/enum"
 	"github.com/pushbeat/pushbeat/internal/redact"
 	"github.com/pushbeat/pushbeat/transport"
 )
@@ -40,18 +41,15 @@ const (
 	Plaintext
 )
 
-// String returns "implicit-tls", "starttls" or "plaintext".
-func (s Security) String() string {
-	switch s {
-	case ImplicitTLS:
-		return "implicit-tls"
-	case StartTLS:
-		return "starttls"
-	case Plaintext:
-		return "plaintext"
-	}
-	return fmt.Sprintf("Security(%d)", int(s))
+var securityNames = [...]string{
+	ImplicitTLS: "implicit-tls",
+	StartTLS:    "starttls",
+	Plaintext:   "plaintext",
 }
+
+// String returns "implicit-tls", "starttls" or "plaintext", or
+// "Security(n)" for a value without a name.
+func (s Security) String() string { return enum.Name("Security", s, securityNames[:]) }
 
 // ErrConfig is wrapped by New's errors for a configuration it refuses.
 var ErrConfig = errors.New("imap: bad config")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Answer is how the server ended one request.
@@ -36,25 +38,18 @@ const (
 	Abandoned
 )
 
-// String returns "expired", "changed", "out-of-bounds", "rejected",
-// "faulted" or "abandoned".
-func (a Answer) String() string {
-	switch a {
-	case Expired:
-		return "expired"
-	case Changed:
-		return "changed"
-	case OutOfBounds:
-		return "out-of-bounds"
-	case Rejected:
-		return "rejected"
-	case Faulted:
-		return "faulted"
-	case Abandoned:
-		return "abandoned"
-	}
-	return fmt.Sprintf("Answer(%d)", int(a))
+var answerNames = [...]string{
+	Expired:     "expired",
+	Changed:     "changed",
+	OutOfBounds: "out-of-bounds",
+	Rejected:    "rejected",
+	Faulted:     "faulted",
+	Abandoned:   "abandoned",
 }
+
+// String returns "expired", "changed", "out-of-bounds", "rejected",
+// "faulted" or "abandoned", or "Answer(n)" for a value without a name.
+func (a Answer) String() string { return enum.Name("Answer", a, answerNames[:]) }
 
 // Request is one entry of the request log: one HTTP request the server
 // (behind the middlebox, if any) received. It is entered, and counted in

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/benbjohnson/clock"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // DefaultLogSize is the number of requests the request log keeps when
@@ -125,15 +127,12 @@ const (
 
 func (m DropMode) valid() bool { return m >= Silent && m <= GatewayTimeout }
 
-// String returns "silent", "reset" or "gateway-timeout".
-func (m DropMode) String() string {
-	switch m {
-	case Silent:
-		return "silent"
-	case Reset:
-		return "reset"
-	case GatewayTimeout:
-		return "gateway-timeout"
-	}
-	return fmt.Sprintf("DropMode(%d)", int(m))
+var dropModeNames = [...]string{
+	Silent:         "silent",
+	Reset:          "reset",
+	GatewayTimeout: "gateway-timeout",
 }
+
+// String returns "silent", "reset" or "gateway-timeout", or "DropMode(n)"
+// for a value without a name.
+func (m DropMode) String() string { return enum.Name("DropMode", m, dropModeNames[:]) }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/pushbeat/pushbeat/internal/enum"
 )
 
 // Defaults for Fault fields left at zero.
@@ -94,13 +96,9 @@ var faultKindNames = [...]string{
 	Trickle:     "trickle",
 }
 
-// String returns the kind's name, such as "error-status" or "trickle".
-func (k FaultKind) String() string {
-	if k >= 0 && k < numFaultKinds {
-		return faultKindNames[k]
-	}
-	return fmt.Sprintf("FaultKind(%d)", int(k))
-}
+// String returns the kind's name, such as "error-status" or "trickle", or
+// "FaultKind(n)" for a value without one.
+func (k FaultKind) String() string { return enum.Name("FaultKind", k, faultKindNames[:]) }
 
 // Fault is trouble injected into one ping's answer. Faults apply only to
 // well-formed pings (a malformed request always gets its 400 and leaves

@@ -3,6 +3,7 @@ package pingtest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -219,17 +220,39 @@ func TestInjectRandomIsSeededAndBounded(t *testing.T) { // T8: repeatable fault 
 	require.NoError(t, b.injectRandom(1, Fault{Kind: Hang}), "clearing resets the total")
 }
 
+// TestEnumStrings: FaultKind, DropMode and Answer name every value from
+// their tables (the names the request log, test failures and the README
+// show) and print a value without a name as Type(n).
 func TestEnumStrings(t *testing.T) {
-	assert.Equal(t, "trickle", Trickle.String())
-	assert.Equal(t, "FaultKind(99)", FaultKind(99).String())
-	assert.Equal(t, "gateway-timeout", GatewayTimeout.String())
-	assert.Equal(t, "DropMode(-1)", DropMode(-1).String())
-	assert.Equal(t, "out-of-bounds", OutOfBounds.String())
-	assert.Equal(t, "Answer(0)", Answer(0).String())
+	for v, want := range map[fmt.Stringer]string{
+		Normal:             "normal",
+		ErrorStatus:        "error-status",
+		EmptyChange:        "empty-change",
+		Oversized:          "oversized",
+		Garbage:            "garbage",
+		Stall:              "stall",
+		Truncate:           "truncate",
+		Hang:               "hang",
+		Trickle:            "trickle",
+		numFaultKinds:      fmt.Sprintf("FaultKind(%d)", int(numFaultKinds)),
+		FaultKind(-1):      "FaultKind(-1)",
+		Silent:             "silent",
+		Reset:              "reset",
+		GatewayTimeout:     "gateway-timeout",
+		GatewayTimeout + 1: "DropMode(3)",
+		DropMode(-1):       "DropMode(-1)",
+		Expired:            "expired",
+		Changed:            "changed",
+		OutOfBounds:        "out-of-bounds",
+		Rejected:           "rejected",
+		Faulted:            "faulted",
+		Abandoned:          "abandoned",
+		Answer(0):          "Answer(0)",
+		Abandoned + 1:      "Answer(7)",
+	} {
+		assert.Equal(t, want, v.String(), "%T(%d)", v, v)
+	}
 	for k := Normal; k < numFaultKinds; k++ {
 		assert.NotContains(t, k.String(), "(")
-	}
-	for a := Expired; a <= Abandoned; a++ {
-		assert.NotContains(t, a.String(), "(")
 	}
 }
