@@ -312,9 +312,13 @@ func fatal(err error) bool {
 // there was one (503 + Retry-After), else a network error.
 func (s *Session) observeFailure(err error) {
 	var re *transport.ResponseError
-	if errors.As(err, &re) && (re.Response.StatusCode >= 500 || re.Response.StatusCode == 429) {
-		s.cfg.Loop.Backoff.Observe(re.Response, nil)
-		return
+	if errors.As(err, &re) {
+		// backoff.Classify decides what the status means (5xx, 429).
+		switch o := backoff.Classify(re.Response, nil); o.Class {
+		case backoff.ServerError, backoff.Maintenance, backoff.RateLimited:
+			s.cfg.Loop.Backoff.ObserveOutcome(o)
+			return
+		}
 	}
 	s.cfg.Loop.Backoff.Observe(nil, fmt.Errorf("%w: %w", errSetupFailed, err))
 }
