@@ -1,6 +1,7 @@
 package pingtest
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net"
@@ -25,8 +26,24 @@ type frontListener struct {
 	conns  map[string]*frontConn // by client address
 }
 
+// listenConfig is how the server listens: with TCP keepalive probes off
+// on the connections it accepts. Go turns them on by default (a probe after
+// 15 s of idle), which would keep every NAT between the server and its
+// client alive from the server's side: a test that puts a NAT between them
+// (the Middlebox, the kernel NAT lab) would then never see the NAT forget
+// an idle ping, and a client that wrongly sent probes of its own, or any
+// other traffic while a ping is held (SPEC T9), would go unnoticed. A real
+// ping server's keepalive setting is its own affair; a test server must
+// not hide the client's.
+var listenConfig = net.ListenConfig{KeepAlive: -1, KeepAliveConfig: net.KeepAliveConfig{Enable: false}}
+
+// listen listens on addr with listenConfig.
+func listen(addr string) (net.Listener, error) {
+	return listenConfig.Listen(context.Background(), "tcp", addr)
+}
+
 func listenFront(addr string) (*frontListener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("pingtest: listen: %w", err)
 	}
@@ -128,7 +145,7 @@ func (l *frontListener) up() error {
 	if l.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", l.addr.String())
+	ln, err := listen(l.addr.String())
 	if err != nil {
 		return fmt.Errorf("pingtest: listen again on %v: %w", l.addr, err)
 	}
