@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -67,6 +68,11 @@ func runIMAPLab(t *testing.T, bin string, notify time.Duration) {
 		"-min", "30s", "-default", "30s", "-increment", "25s", "-max", "3m", "-buffer", "10s", "-resolution", "15s",
 		"-confirmations", "1", "-duration", "8m"}
 	t.Logf("pingclient %s", strings.Join(args, " "))
+	capture, err := lab.StartCapture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = capture.Stop() })
 	cmd := lab.Command(lab.Client, bin, args...)
 	cmd.Env = append(os.Environ(), envPassword+"="+srv.Password)
 	var stdout, stderr bytes.Buffer
@@ -82,6 +88,14 @@ func runIMAPLab(t *testing.T, bin string, notify time.Duration) {
 	if strings.Contains(stdout.String()+stderr.String(), srv.Password) {
 		t.Fatal("the password appears in pingclient's output")
 	}
+	// The capture covers everything until it is asked to stop, after the
+	// client has ended.
+	captured := time.Now()
+	pkts, err := capture.Stop()
+	if err != nil {
+		t.Fatalf("capture: %v", err)
+	}
+	closes := clientCloses(pkts)
 
 	var (
 		events              []natlab.Event
@@ -119,8 +133,13 @@ func runIMAPLab(t *testing.T, bin string, notify time.Duration) {
 			fmt.Fprintf(&b, "%6.1fs  interval %.1fs -> %.1fs (%s)\n", e.T, e.From, e.To, e.Reason)
 		}
 	}
+	for _, c := range closes {
+		fmt.Fprintf(&b, "client port %d closed by the client with %d packets (%s), server answered the close: %v\n",
+			c.port, len(c.packets), describePackets(c.packets), c.answered)
+	}
 	t.Logf("NAT %v, Dovecot notifications %v:\n%ssettled %.1fs; %d timeouts; %d confirmed raises, the highest from %.1fs",
 		nat, notify, b.String(), summary.Settled, timeouts, confirmed, maxConfirmedFrom)
+	checkAbortiveCloses(t, closes, timeouts, captured)
 
 	if notify < 0 {
 		// A silent server: the NAT is the limit, and the tuner finds it.
@@ -149,3 +168,110 @@ func secs(s float64) time.Duration { return time.Duration(s * float64(time.Secon
 
 // envPassword is pingclient's environment variable for the IMAP password.
 const envPassword = "PUSHBEAT_IMAP_PASSWORD"
+
+// clientClose is how the client closed one of its connections, as the
+// capture shows it.
+type clientClose struct {
+	port     uint16
+	packets  []natlab.Packet // the client's, from its first FIN or RST on
+	answered bool            // the server sent something after the client's close began
+	resent   bool            // before the close, the client sent new data after the server's last packet (not just a retransmission of one segment): e.g. TLS's close_notify
+}
+
+// clientCloses finds, for every connection the client closed, how it
+// closed it. A connection the NAT silently forgot gets no answer to its
+// close: whatever the client sends after the first FIN or RST is then the
+// cost of the close, retransmissions included.
+func clientCloses(pkts []natlab.Packet) []clientClose {
+	var out []clientClose
+	idx := map[netip.AddrPort]int{}
+	lastServer := map[netip.AddrPort]time.Time{}
+	for _, p := range pkts {
+		client := p.Src
+		fromClient := p.Src.Addr() == natlab.ClientAddr
+		if !fromClient {
+			client = p.Dst
+		}
+		i, closing := idx[client]
+		switch {
+		case !fromClient && closing:
+			out[i].answered = true
+		case !fromClient:
+			lastServer[client] = p.Time
+		case closing:
+			out[i].packets = append(out[i].packets, p)
+		case p.Flags&(natlab.FIN|natlab.RST) != 0:
+			idx[client] = len(out)
+			out = append(out, clientClose{port: client.Port(), packets: []natlab.Packet{p},
+				resent: newDataBefore(pkts, client, lastServer[client], p.Time)})
+		}
+	}
+	return out
+}
+
+// newDataBefore reports whether the client sent, on the connection of
+// client between after and before, data segments that are not all one
+// segment sent again (the DONE a dead connection keeps retransmitting).
+func newDataBefore(pkts []natlab.Packet, client netip.AddrPort, after, before time.Time) bool {
+	var seq uint32
+	seen := false
+	for _, p := range pkts {
+		if p.Src != client || p.Len == 0 || !p.Time.After(after) || !p.Time.Before(before) {
+			continue
+		}
+		if seen && p.Seq != seq {
+			return true
+		}
+		seq, seen = p.Seq, true
+	}
+	return false
+}
+
+// checkAbortiveCloses asserts that every connection the client gave up
+// for dead (its close got no answer: the NAT had forgotten the flow) was
+// closed with exactly one packet, a RST, with no TLS close_notify before
+// it and nothing after it (SPEC T9, T11), and that there are as many as
+// IDLEs timed out. The capture must extend past each RST for "nothing
+// after it" to mean something: the first retransmission of an unanswered
+// FIN comes one retransmission timeout (at least 200 ms on Linux) after
+// it; at least 2 s are required, and the run goes on for minutes.
+func checkAbortiveCloses(t *testing.T, closes []clientClose, timeouts int, captured time.Time) {
+	t.Helper()
+	dead := 0
+	for _, c := range closes {
+		if c.answered {
+			continue
+		}
+		dead++
+		first := c.packets[0]
+		switch {
+		case len(c.packets) != 1 || first.Flags&natlab.RST == 0 || first.Len != 0:
+			t.Errorf("client port %d, given up for dead: closed with %d packets (%s), want exactly one RST", c.port, len(c.packets), describePackets(c.packets))
+		case c.resent:
+			t.Errorf("client port %d, given up for dead: new data (TLS's close_notify?) went out before its RST", c.port)
+		case captured.Sub(first.Time) < 2*time.Second:
+			t.Errorf("client port %d: the capture ended %v after its RST, too soon to show that nothing followed", c.port, captured.Sub(first.Time))
+		}
+	}
+	if dead != timeouts {
+		t.Errorf("%d connections closed without an answer, want one per timed-out IDLE (%d)", dead, timeouts)
+	}
+}
+
+// describePackets spells packets' flags and lengths, tcpdump-like.
+func describePackets(pkts []natlab.Packet) string {
+	var parts []string
+	for _, p := range pkts {
+		f := ""
+		for _, x := range []struct {
+			bit uint8
+			c   string
+		}{{natlab.SYN, "S"}, {natlab.FIN, "F"}, {natlab.RST, "R"}, {natlab.PSH, "P"}, {natlab.ACK, "."}} {
+			if p.Flags&x.bit != 0 {
+				f += x.c
+			}
+		}
+		parts = append(parts, fmt.Sprintf("[%s] len %d at %s", f, p.Len, p.Time.Format("15:04:05.000")))
+	}
+	return strings.Join(parts, ", ")
+}
