@@ -184,9 +184,10 @@ type deadConn struct {
 // deadConns finds the dead connections in a capture and what the client
 // sent on each from its deadline on, placed a buffer after the first
 // unanswered packet, less half a second. A dead connection's DONE is
-// retransmitted at about 0.2, 0.6, 1.4, 3, 6.2 and 12.6 s (the
-// retransmission timeout doubling from Linux's 200 ms minimum): half a
-// second early falls between two of them for a 10 s buffer.
+// retransmitted about 0.2, 0.4, 0.8, 1.7, 3.3, 6.9 and 13.9 s after it
+// (measured; the retransmission timeout doubling from Linux's 200 ms
+// minimum): half a second early falls between two of them for a 10 s
+// buffer.
 func deadConns(pkts []natlab.Packet, buffer time.Duration) []deadConn {
 	sent := map[netip.AddrPort][]natlab.Packet{}
 	var order []netip.AddrPort
