@@ -172,8 +172,12 @@ func TestAbandonedPingResets(t *testing.T) {
 				s := newCloseServer(t, useTLS, "")
 				p, tr := lingerPinger(t, s)
 				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
 				go func() {
-					<-s.received
+					select {
+					case <-s.received: // the ping is held: give it up
+					case <-ctx.Done():
+					}
 					cancel()
 				}()
 				_, err := p.Ping(ctx, transport.Request{Heartbeat: time.Minute})
