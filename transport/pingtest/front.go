@@ -28,13 +28,14 @@ type frontListener struct {
 
 // listenConfig is how the server listens: with TCP keepalive probes off
 // on the connections it accepts. Go turns them on by default (a probe after
-// 15 s of idle), which would keep every NAT between the server and its
-// client alive from the server's side: a test that puts a NAT between them
-// (the Middlebox, the kernel NAT lab) would then never see the NAT forget
-// an idle ping, and a client that wrongly sent probes of its own, or any
-// other traffic while a ping is held (SPEC T9), would go unnoticed. A real
-// ping server's keepalive setting is its own affair; a test server must
-// not hide the client's.
+// 15 s of idle, answered by the client's kernel), which would keep any
+// kernel NAT between the server and its client alive from the server's
+// side: a test that puts one between them (e.g. the server run in a
+// network namespace behind internal/natlab's router) would then never see
+// the NAT forget an idle ping, and would hide a client that wrongly keeps
+// the flow alive itself (SPEC T9). (The Middlebox ends TCP in user space:
+// probes never cross it.) A real ping server's keepalive setting is its own
+// affair; a test server must not hide the client's.
 var listenConfig = net.ListenConfig{KeepAlive: -1, KeepAliveConfig: net.KeepAliveConfig{Enable: false}}
 
 // listen listens on addr with listenConfig.
