@@ -64,13 +64,23 @@ const (
 //     server may send a whole heartbeat later. Every ping's own deadline
 //     (Request.Deadline, carried by the request's context) ends the dial,
 //     the handshake, and the reads of the header and the body;
+//   - closes a connection whose ping was given up before its answer began
+//     (the ping's deadline passed, or its context was canceled) with a
+//     single RST (SO_LINGER 0) and no TLS close_notify, where an orderly
+//     close would meet the NAT that silently forgot the flow and be
+//     retransmitted about ten times over a minute, waking the radio each
+//     time. Connections closed after an answer, or idle, close with TLS's
+//     close_notify and a FIN as usual. Only HTTPPinger's requests are
+//     followed this way; other requests' connections close as net/http
+//     closes them;
 //   - takes the proxy from the environment (http.ProxyFromEnvironment) and
 //     keeps idle connections 90 s, as http.DefaultTransport does.
 //     HTTPPinger closes them itself after half a heartbeat without a ping.
 //
 // Do not set TLSClientConfig.NextProtos to offer "h2", or DialContext to a
 // dialer that keeps probes on: HTTPPinger checks its connections and warns
-// (HTTPConfig.OnWarning).
+// (HTTPConfig.OnWarning). A DialContext of your own also loses the abortive
+// close of given-up pings.
 func NewHTTPTransport() *http.Transport {
 	dialer := &net.Dialer{
 		Timeout:         DefaultDialTimeout,
@@ -81,7 +91,7 @@ func NewHTTPTransport() *http.Transport {
 	protocols.SetHTTP1(true)
 	return &http.Transport{
 		Proxy:                  http.ProxyFromEnvironment,
-		DialContext:            dialer.DialContext,
+		DialContext:            dialPing(dialer),
 		Protocols:              &protocols,
 		TLSHandshakeTimeout:    DefaultTLSHandshakeTimeout,
 		MaxResponseHeaderBytes: DefaultMaxHeaderBytes,
@@ -137,35 +147,45 @@ func newWireCheck(client *http.Client, report func(error)) *wireCheck {
 // client could not parse is a protocol error, not a close), and, for an
 // application's client, what the connection it got does.
 type attemptTrace struct {
-	check     *wireCheck // nil: pushbeat's own transport, nothing to check
+	ctx       context.Context // the ping's: ended means the attempt was given up, unless answered
+	check     *wireCheck      // nil: pushbeat's own transport, nothing to check
 	answered  atomic.Bool
 	keepAlive atomic.Bool // the connection's socket has SO_KEEPALIVE set
 	trace     httptrace.ClientTrace
 }
 
 func (p *HTTPPinger) newTrace(ctx context.Context) (*attemptTrace, context.Context) {
-	a := &attemptTrace{}
+	a := &attemptTrace{ctx: ctx}
 	a.trace.GotFirstResponseByte = func() { a.answered.Store(true) }
+	a.trace.GotConn = a.gotConn
 	if p.check != nil && !p.check.found.Load() {
 		a.check = p.check
-		a.trace.GotConn = a.gotConn
 	}
 	return a, httptrace.WithClientTrace(ctx, &a.trace)
 }
 
-// gotConn reads SO_KEEPALIVE off a fresh connection's socket, under TLS and
+// gotConn makes the attempt the owner of a connection NewHTTPTransport
+// dialed, so that the connection closes abortively if the attempt is
+// given up before its answer (pingConn). For an application's client, it
+// also reads SO_KEEPALIVE off a fresh connection's socket, under TLS and
 // any wrapper that offers NetConn, if it is a socket at all.
 func (a *attemptTrace) gotConn(info httptrace.GotConnInfo) {
-	if info.Reused || info.Conn == nil {
+	if info.Conn == nil {
 		return
 	}
 	conn := info.Conn
 	for range 4 {
+		if pc, ok := conn.(*pingConn); ok {
+			pc.owner.Store(a)
+		}
 		u, ok := conn.(interface{ NetConn() net.Conn })
 		if !ok {
 			break
 		}
 		conn = u.NetConn()
+	}
+	if a.check == nil || info.Reused {
+		return
 	}
 	sc, ok := conn.(syscall.Conn)
 	if !ok {

@@ -21,12 +21,16 @@ import (
 	"github.com/pushbeat/pushbeat/transport"
 )
 
-// socketKeepAlive reads SO_KEEPALIVE off the socket under c, as the kernel
-// has it.
+// socketKeepAlive reads SO_KEEPALIVE off the socket under c (under TLS and
+// NewHTTPTransport's wrapper), as the kernel has it.
 func socketKeepAlive(t *testing.T, c net.Conn) bool {
 	t.Helper()
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
 	}
 	rc, err := c.(*net.TCPConn).SyscallConn()
 	if err != nil {

@@ -125,6 +125,8 @@ type ping struct {
 	idle       []natlab.Packet // client packets while held, its own doing
 	provoked   []natlab.Packet // client packets while held, answering the router's probe
 	closing    []natlab.Packet // client packets while held, retransmitting the close of a dead connection
+	request    natlab.Packet   // the request's last segment (zero if the capture does not show it)
+	closed     []natlab.Packet // every client packet on the ping's connection after the request, to the capture's end
 }
 
 func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
@@ -141,6 +143,9 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 
 	url := fmt.Sprintf("https://%s/ping", natlab.ServerAddr)
 	lines, start := runClient(t, lab, bin, p.clientArgs(url, cert), p.duration+2*p.max+time.Minute)
+	// The capture covers everything until it is asked to stop, after the
+	// client has ended.
+	captured := time.Now()
 	pkts, err := capture.Stop()
 	if err != nil {
 		t.Fatalf("capture: %v", err)
@@ -153,13 +158,18 @@ func runVariant(t *testing.T, bin string, p plan, policy natlab.Policy) {
 	pings, changes, summary := parseEvents(t, lines, start)
 	srv := srvLines()
 	for i := range pings {
-		pings[i].held, pings[i].idle, pings[i].provoked, pings[i].closing = heldTraffic(pkts, srv, pings[i])
+		pg := &pings[i]
+		pg.held, pg.idle, pg.provoked, pg.closing, pg.request = heldTraffic(pkts, srv, *pg)
+		pg.closed = closeTraffic(pkts, pg.request, min(time.Second, pg.interval/10))
 	}
 	report(t, p, policy, pings, changes, summary, counters, srv, lab.Evictions(), pkts, time.Since(began))
 	if os.Getenv(traceEnv) == "1" {
 		trace(t, pkts, pings, start, lab.Evictions())
 	}
 	check(t, p, policy, pings, changes, counters, pkts)
+	if policy == natlab.Drop {
+		checkAbortiveClose(t, p, pings, captured)
+	}
 }
 
 // startPiped starts cmd with its standard output on a pipe to read and its
@@ -312,7 +322,7 @@ func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, c
 // ACK), and retransmissions of the close of a connection the client had
 // already given up on (its FIN, which the router drops as a forgotten
 // flow's).
-func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Duration, idle, provoked, closing []natlab.Packet) {
+func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Duration, idle, provoked, closing []natlab.Packet, request natlab.Packet) {
 	margin := min(time.Second, p.interval/10)
 	i := -1
 	slack := min(500*time.Millisecond, p.interval/4)
@@ -332,7 +342,7 @@ func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Dura
 		})
 	}
 	if i < 0 {
-		return 0, nil, nil, nil
+		return 0, nil, nil, nil, natlab.Packet{}
 	}
 	req := pkts[i]
 	from, end := req.Time.Add(margin), p.end
@@ -360,7 +370,81 @@ func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Dura
 			idle = append(idle, c)
 		}
 	}
-	return span, idle, provoked, closing
+	return span, idle, provoked, closing, req
+}
+
+// closeTraffic returns the client's packets on req's connection later than
+// margin after req, to the end of the capture. For a ping killed by a
+// silent drop that is how the client closed the dead connection: T9 leaves
+// nothing else to send during the hold.
+func closeTraffic(pkts []natlab.Packet, req natlab.Packet, margin time.Duration) []natlab.Packet {
+	if req.Time.IsZero() {
+		return nil
+	}
+	var out []natlab.Packet
+	for _, q := range pkts {
+		if q.Src == req.Src && q.Dst == req.Dst && q.Time.After(req.Time.Add(margin)) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// checkAbortiveClose asserts that each ping killed by the Drop router, once
+// the client gave it up at its deadline, cost exactly one packet more: the
+// RST of an abortive close (SO_LINGER 0), with no TLS close_notify before
+// it and nothing after it, where an orderly close's FIN would be dropped by
+// the router and retransmitted by the client's kernel about ten times over
+// a minute (SPEC T9, T11). The capture must extend well past the RST for
+// "nothing after it" to mean anything: the first retransmission of an
+// unanswered FIN comes after one retransmission timeout, at least 200 ms
+// on Linux; the capture is required to cover the plan's buffer (and at
+// least 2 s, ten such timeouts) beyond it, and in practice covers the rest
+// of the run.
+func checkAbortiveClose(t *testing.T, p plan, pings []ping, captured time.Time) {
+	t.Helper()
+	cover := max(p.buffer, 2*time.Second)
+	for i, pg := range pings {
+		if !pg.failed || pg.outcome != killedOutcome(natlab.Drop) {
+			continue
+		}
+		switch c := pg.closed; {
+		case pg.request.Time.IsZero():
+			t.Errorf("ping %d at %v (%s): its request is not in the capture", i+1, pg.interval, pg.outcome)
+		case len(c) != 1 || c[0].Flags&natlab.RST == 0 || c[0].Flags&natlab.FIN != 0 || c[0].Len != 0:
+			t.Errorf("ping %d at %v (%s): after the request the client sent %d packets on the dead connection, want exactly one RST: %s",
+				i+1, pg.interval, pg.outcome, len(c), packetList(c, pg.start))
+		case captured.Sub(c[0].Time) < cover:
+			t.Errorf("ping %d at %v (%s): the capture ended %v after its RST, too soon (want %v) to show that nothing followed",
+				i+1, pg.interval, pg.outcome, captured.Sub(c[0].Time).Round(time.Millisecond), cover)
+		}
+	}
+}
+
+// packetList lists packets with their time since start and their flags.
+func packetList(pkts []natlab.Packet, start time.Time) string {
+	var b strings.Builder
+	for i, q := range pkts {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "+%.2fs %s len %d", q.Time.Sub(start).Seconds(), flagString(q.Flags), q.Len)
+	}
+	return b.String()
+}
+
+// flagString spells TCP flags as tcpdump does: S, F, R, P and "." for ACK.
+func flagString(f uint8) string {
+	var b strings.Builder
+	for _, x := range []struct {
+		bit uint8
+		c   byte
+	}{{natlab.SYN, 'S'}, {natlab.FIN, 'F'}, {natlab.RST, 'R'}, {natlab.PSH, 'P'}, {natlab.ACK, '.'}} {
+		if f&x.bit != 0 {
+			b.WriteByte(x.c)
+		}
+	}
+	return "[" + b.String() + "]"
 }
 
 // closedBefore reports whether the client sent a FIN or RST on c's
@@ -505,6 +589,9 @@ func report(t *testing.T, p plan, policy natlab.Policy, pings []ping, changes []
 		}
 		if len(pg.closing) > 0 {
 			fmt.Fprintf(&b, "; %d retransmitting the close of a dead connection", len(pg.closing))
+		}
+		if pg.failed {
+			fmt.Fprintf(&b, "; closed with %d packets: %s", len(pg.closed), packetList(pg.closed, pg.start))
 		}
 		b.WriteByte('\n')
 		held += pg.end.Sub(pg.start)

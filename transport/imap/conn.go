@@ -20,7 +20,8 @@ import (
 //     here" lines reset the silence as they reset every NAT on the path.
 //
 // It also keeps the first read or write error the kernel reported, since
-// the library reports them as text only.
+// the library reports them as text only; and it closes a connection given
+// up for dead abortively (see Close).
 type conn struct {
 	net.Conn
 
@@ -34,7 +35,13 @@ type conn struct {
 	err           error // the first I/O error, unless we closed the connection
 	closedByUs    bool
 	sawDeadlineAt time.Time // when a read or write hit a deadline
+	abandoned     bool      // the ping or login using it was canceled while it waited
 }
+
+// errAbandoned is what a write on a connection given up for dead returns
+// instead of sending anything: in practice TLS's close_notify, written by
+// tls.Conn.Close just before it closes the socket.
+var errAbandoned = errors.New("imap: the connection was abandoned: nothing more is sent on it")
 
 func newConn(c net.Conn) *conn {
 	return &conn{Conn: c, last: time.Now()}
@@ -47,6 +54,9 @@ func (c *conn) Read(b []byte) (int, error) {
 }
 
 func (c *conn) Write(b []byte) (int, error) {
+	if c.dead() {
+		return 0, errAbandoned
+	}
 	n, err := c.Conn.Write(b)
 	c.note(n, err)
 	return n, err
@@ -145,12 +155,39 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 func (c *conn) applyRead() error  { return c.Conn.SetReadDeadline(earliest(c.libRead, c.limit)) }
 func (c *conn) applyWrite() error { return c.Conn.SetWriteDeadline(earliest(c.libWrite, c.limit)) }
 
+// abandon marks the connection given up: the ping or login using it was
+// canceled while it waited for the server. It is closed abortively.
+func (c *conn) abandon() {
+	c.mu.Lock()
+	c.abandoned = true
+	c.mu.Unlock()
+}
+
+// dead reports whether the connection was given up for dead: a read or
+// write hit the current operation's deadline (a timed-out IDLE, a login
+// that got no answer), or it was abandoned.
+func (c *conn) dead() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.abandoned || !c.sawDeadlineAt.IsZero()
+}
+
 // Close closes the connection; errors that follow are ours, not the
-// network's.
+// network's. A connection given up for dead (see dead) closes abortively
+// (SPEC T9): SO_LINGER 0 sends a single RST and drops whatever is unsent,
+// and Write has refused TLS's close_notify. An orderly close would meet the
+// NAT that silently forgot the flow, and the kernel would retransmit its
+// FIN (and a DONE still unacknowledged) about ten times over a minute,
+// waking a phone's radio each time. Otherwise, after LOGOUT or the
+// server's own close, the close is orderly: close_notify and a FIN.
 func (c *conn) Close() error {
+	dead := c.dead()
 	c.mu.Lock()
 	c.closedByUs = true
 	c.mu.Unlock()
+	if tc, ok := c.Conn.(*net.TCPConn); ok && dead {
+		_ = tc.SetLinger(0) // on failure the close is orderly, as before
+	}
 	return c.Conn.Close()
 }
 

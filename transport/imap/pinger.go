@@ -171,7 +171,10 @@ func (p *Pinger) Ping(ctx context.Context, req transport.Request) (transport.Res
 		}
 		return transport.Result{}, p.pingError(start, err)
 	}
-	stop := context.AfterFunc(ctx, func() { s.close() })
+	// The caller giving up while the IDLE is held abandons the connection:
+	// it closes abortively (conn.Close). One the caller gave up on only
+	// after the answer closes in order.
+	stop := context.AfterFunc(ctx, s.abandon)
 	res, err := s.idle(start, req.Heartbeat, dl-req.Heartbeat, p.onIdle)
 	stop()
 	if ctx.Err() != nil {

@@ -83,7 +83,10 @@ func dial(ctx context.Context, cfg Config, mailbox string, deadline time.Time) (
 	}
 	c := newConn(raw)
 	c.setLimit(deadline)
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, func() {
+		c.abandon()
+		c.Close()
+	})
 	defer stop()
 
 	s := &session{conn: c, wake: make(chan struct{}, 1)}
@@ -306,7 +309,15 @@ func (s *session) refusedIdle(err error) error {
 	return s.fail("IDLE", err)
 }
 
-// close closes the connection at once.
+// abandon closes the connection at once and abortively: the ping holding
+// it was given up.
+func (s *session) abandon() {
+	s.conn.abandon()
+	s.close()
+}
+
+// close closes the connection at once: abortively if it was given up for
+// dead (conn.Close), in order otherwise.
 func (s *session) close() {
 	s.closed.Store(true)
 	s.closeOnce.Do(func() {

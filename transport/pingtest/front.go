@@ -1,6 +1,7 @@
 package pingtest
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"net"
@@ -25,8 +26,25 @@ type frontListener struct {
 	conns  map[string]*frontConn // by client address
 }
 
+// listenConfig is how the server listens: with TCP keepalive probes off
+// on the connections it accepts. Go turns them on by default (a probe after
+// 15 s of idle, answered by the client's kernel), which would keep any
+// kernel NAT between the server and its client alive from the server's
+// side: a test that puts one between them (e.g. the server run in a
+// network namespace behind internal/natlab's router) would then never see
+// the NAT forget an idle ping, and would hide a client that wrongly keeps
+// the flow alive itself (SPEC T9). (The Middlebox ends TCP in user space:
+// probes never cross it.) A real ping server's keepalive setting is its own
+// affair; a test server must not hide the client's.
+var listenConfig = net.ListenConfig{KeepAlive: -1, KeepAliveConfig: net.KeepAliveConfig{Enable: false}}
+
+// listen listens on addr with listenConfig.
+func listen(addr string) (net.Listener, error) {
+	return listenConfig.Listen(context.Background(), "tcp", addr)
+}
+
 func listenFront(addr string) (*frontListener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("pingtest: listen: %w", err)
 	}
@@ -128,7 +146,7 @@ func (l *frontListener) up() error {
 	if l.ln != nil {
 		return nil
 	}
-	ln, err := net.Listen("tcp", l.addr.String())
+	ln, err := listen(l.addr.String())
 	if err != nil {
 		return fmt.Errorf("pingtest: listen again on %v: %w", l.addr, err)
 	}

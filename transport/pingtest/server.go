@@ -62,7 +62,7 @@ func NewServer(cfg Config) (*Server, error) {
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
 	if cfg.Middlebox {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := listen("127.0.0.1:0")
 		if err != nil {
 			_ = front.Close()
 			return nil, fmt.Errorf("pingtest: listen behind the middlebox: %w", err)
