@@ -339,6 +339,7 @@ func TestPingRequest(t *testing.T) {
 	if h.Get("X-Got-Attempt") != "20" || h.Get("X-Got-Auth") != "Bearer sekrit" {
 		t.Fatalf("headers: attempt %q auth %q", h.Get("X-Got-Attempt"), h.Get("X-Got-Auth"))
 	}
+	//lint:ignore SA1008 the test gives the pinger a non-canonical key on purpose, and checks it is left as given
 	if got := attempt["x-retry-attempt"]; len(attempt) != 1 || len(got) != 1 || got[0] != "2" {
 		t.Fatalf("the pinger changed the request's headers: %v", attempt)
 	}
