@@ -28,8 +28,8 @@
 // unrelated to idle time) and NetworkLost (no connectivity at all).
 //
 //   - After Confirmations successive Expired round trips at an interval, it
-//     grows by at most Increment, capped at Max and at the server's maximum
-//     (H4). Changed answers prove nothing about idle time: they neither
+//     grows by at most Increment (Adaptive's first search on a network:
+//     more, below), capped at Max and at the server's maximum (H4). Changed answers prove nothing about idle time: they neither
 //     confirm nor break the streak.
 //   - On TimedOut, if no full ping had yet completed at a newly raised
 //     interval, the interval goes back to where it was before the raise;
