@@ -57,8 +57,12 @@ type SearchResult struct {
 // reset is true: then, as the transport loop rules (SPEC T3), a first
 // reset is reported as KnownCause and a second at the same interval as
 // TimedOut, each after timeout of idle time) and no mail, for
-// SearchHorizon, and reports its time to 95% (see SearchBand).
+// SearchHorizon, and reports its time to 95% (see SearchBand). A timeout
+// that is not positive is an error wrapping ErrInvalidScenario.
 func Search(cfg heartbeat.Config, timeout time.Duration, reset bool) (SearchResult, error) {
+	if timeout <= 0 {
+		return SearchResult{}, fmt.Errorf("%w: search on a path with idle timeout %v", ErrInvalidScenario, timeout)
+	}
 	t, err := heartbeat.New(cfg)
 	if err != nil {
 		return SearchResult{}, err
@@ -114,9 +118,6 @@ func Search(cfg heartbeat.Config, timeout time.Duration, reset bool) (SearchResu
 	for first < len(pings) && pings[first].died {
 		first++
 	}
-	if first == len(pings) || now < SearchHorizon {
-		first = len(pings)
-	}
 	for i, p := range pings {
 		switch {
 		case i >= first:
@@ -141,7 +142,7 @@ func Search(cfg heartbeat.Config, timeout time.Duration, reset bool) (SearchResu
 // SearchBound is the least worst-case time to 95% of any single-connection
 // sequential search over a range of idle timeouts (SearchLowerBound).
 type SearchBound struct {
-	Lo, Hi time.Duration // the range of timeouts; Hi at Max stands for every timeout >= Max
+	Lo, Hi time.Duration // the range of timeouts; Hi at the largest interval stands for every timeout at or above it
 	// Worst is the least time to 95% that any search can guarantee for
 	// every timeout of the range on the grid.
 	Worst time.Duration
@@ -153,15 +154,15 @@ type SearchBound struct {
 }
 
 // SearchLowerBound computes, by exact minimax over the timeouts lo, lo+step,
-// ..., hi (hi at most max; the timeout max stands for every timeout >= max,
+// ..., hi (hi at most ceil; the timeout ceil stands for every timeout >= ceil,
 // which no interval in range can exceed), the least worst-case time to
 // reach 95% (see SearchBand) that any search can achieve when each ping
-// at interval x in [min, max] costs x if the path survives it (x <= T) and
+// at interval x in [floor, ceil] costs x if the path survives it (x <= T) and
 // x + buffer if not, and a ping reaches 95% at its send. The search knows
 // nothing but the range and the outcomes of its own pings; it may choose
-// any interval (not only grid points), so the result bounds every search
-// from below for timeouts on the grid, and every search over the whole
-// continuous range, which includes the grid.
+// any interval (not only grid points), so no search can promise less than
+// Worst for every timeout of the grid, nor therefore for every timeout of
+// the continuous range, which includes the grid.
 //
 // It models no confirmations: a search that waits for Confirmations
 // expiries before each raise (SPEC H4) can only be slower.

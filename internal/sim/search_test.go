@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -103,8 +104,11 @@ func TestSearchLowerBound(t *testing.T) {
 	if worst < all.Worst || opt != all.Worst {
 		t.Errorf("adaptive's worst case %v, the optimal search's %v, the bound %v", worst, opt, all.Worst)
 	}
-	if _, err := SearchLowerBound(2*m, m, time.Second, m, FleetMax, fleetBuffer); err == nil {
-		t.Error("an empty range gave no error")
+	if _, err := SearchLowerBound(2*m, m, time.Second, m, FleetMax, fleetBuffer); !errors.Is(err, ErrInvalidScenario) {
+		t.Errorf("an empty range gave %v", err)
+	}
+	if _, err := Search(fleetTuner, 0, false); !errors.Is(err, ErrInvalidScenario) {
+		t.Errorf("a path with no timeout gave %v", err)
 	}
 }
 
