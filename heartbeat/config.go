@@ -58,7 +58,12 @@ type Strategy int
 
 const (
 	// Adaptive follows the Direct Push rules and also remembers the interval
-	// that failed. That interval becomes a ceiling: later increases go at
+	// that failed. On a network it has no learned state for, until the
+	// first timeout there, its raises grow geometrically (Increment, then 3
+	// x Increment, 9 x ..., capped by Max and the server's maximum; from 8
+	// minutes: 13, then 28), each still after Confirmations expiries: the
+	// first search reaches the 28-minute Max in 42 minutes instead of 2 h 4
+	// min (SPEC S5). The interval that failed becomes a ceiling: later increases go at
 	// most half the way to it, and probing stops once the gap is within
 	// Config.Resolution (by default 1/32 of the ceiling, at most 30 s), so
 	// the tuner settles just below the network's idle

@@ -28,8 +28,8 @@
 // unrelated to idle time) and NetworkLost (no connectivity at all).
 //
 //   - After Confirmations successive Expired round trips at an interval, it
-//     grows by at most Increment, capped at Max and at the server's maximum
-//     (H4). Changed answers prove nothing about idle time: they neither
+//     grows by at most Increment (Adaptive's first search on a network:
+//     more, below), capped at Max and at the server's maximum (H4). Changed answers prove nothing about idle time: they neither
 //     confirm nor break the streak.
 //   - On TimedOut, if no full ping had yet completed at a newly raised
 //     interval, the interval goes back to where it was before the raise;
@@ -55,7 +55,12 @@
 // in three times out.
 //
 // Adaptive, the default, is the "tuning component [that] can change the
-// increments" the documentation allows. It remembers the lowest interval that
+// increments" the documentation allows. On a network it has no learned
+// state for, until the first timeout there, its raises grow
+// geometrically: Increment, then 3 x Increment, 9 x ... (from 8 minutes:
+// 13, then 28), so that it reaches Max in 42 minutes instead of 2 h 4 min
+// on the many paths that allow it (SPEC S5; the README's fleet section
+// has the measurements). After the first timeout it remembers the lowest interval that
 // failed as a ceiling; later raises go at most half the way to it, and
 // raising stops when the gap is within its resolution: by default 1/32 of
 // the ceiling, at most 30 s (below 16 minutes a fixed 30 s is a large share
@@ -72,24 +77,25 @@
 //	   2  8m0s      expired    8m0s      expired
 //	   3  13m0s     expired    13m0s     expired
 //	   4  13m0s     expired    13m0s     expired
-//	   5  18m0s     timed-out  18m0s     timed-out
+//	   5  18m0s     timed-out  28m0s     timed-out
 //	   6  13m0s     expired    13m0s     expired
 //	   7  13m0s     expired    13m0s     expired
-//	   8  18m0s     timed-out  15m30s    timed-out
+//	   8  18m0s     timed-out  18m0s     timed-out
 //	   9  13m0s     expired    13m0s     expired
 //	  10  13m0s     expired    13m0s     expired
-//	  11  18m0s     timed-out  14m15s    expired
-//	  12  13m0s     expired    14m15s    expired
-//	  13  13m0s     expired    14m52.5s  expired
-//	  14  18m0s     timed-out  14m52.5s  expired
-//	  15  13m0s     expired    15m11.25s timed-out
+//	  11  18m0s     timed-out  15m30s    timed-out
+//	  12  13m0s     expired    13m0s     expired
+//	  13  13m0s     expired    13m0s     expired
+//	  14  18m0s     timed-out  14m15s    expired
+//	  15  13m0s     expired    14m15s    expired
 //	  16  13m0s     expired    14m52.5s  expired
 //	  17  18m0s     timed-out  14m52.5s  expired
-//	  18  13m0s     expired    14m52.5s  expired
+//	  18  13m0s     expired    15m11.25s timed-out
 //
-// Adaptive settles at 14m52.5s, within 30 seconds of the real timeout, and
-// from then on times out once per probe (every 500 expiries, about one ping
-// in 500) instead of every third ping.
+// Adaptive's first search overshoots to 28 minutes once, then settles at
+// 14m52.5s, within 30 seconds of the real timeout, and from then on times
+// out once per probe (every 500 expiries, about one ping in 500) instead of
+// every third ping.
 //
 // # Where this package differs from the Direct Push documentation's text, and why
 //
@@ -114,9 +120,13 @@
 //   - A zero Config.Default means Min: the Direct Push documentation's HeartbeatDefault equals its
 //     HeartbeatMin, and a scaled-down configuration should start at its own
 //     floor, not at 8 minutes.
-//   - Workable (H9), per-network memory (H11), the ceiling (H10) and the
-//     state document (H12) are pushbeat's additions; Classic ignores only the
-//     ceiling.
+//   - Workable (H9), per-network memory (H11), the ceiling and the first
+//     search (H10) and the state document (H12) are pushbeat's additions;
+//     Classic ignores only the ceiling and the first search.
+//   - Adaptive's first search on a network raises by more than Increment
+//     (H10), as the documentation's tuning component may; it still waits
+//     for Confirmations expiries before each raise (H4) and reverts as H5
+//     says.
 //   - Adaptive sets no ceiling for a timeout at the lowest allowed interval:
 //     such a ceiling would forbid every increase after one unlucky timeout,
 //     and the floor's own failures are what Workable reports.

@@ -32,14 +32,14 @@ func Example() {
 	fmt.Println("settled at", tuner.Interval())
 	// Output:
 	// after expired   8m0s -> 13m0s (confirmed)
+	// after expired   13m0s -> 28m0s (confirmed)
+	// after timed-out 28m0s -> 13m0s (reverted)
 	// after expired   13m0s -> 18m0s (confirmed)
 	// after timed-out 18m0s -> 13m0s (reverted)
 	// after expired   13m0s -> 15m30s (confirmed)
 	// after timed-out 15m30s -> 13m0s (reverted)
 	// after expired   13m0s -> 14m15s (confirmed)
 	// after expired   14m15s -> 14m52.5s (confirmed)
-	// after expired   14m52.5s -> 15m11.25s (confirmed)
-	// after timed-out 15m11.25s -> 14m52.5s (reverted)
 	// settled at 14m52.5s
 }
 
@@ -67,20 +67,20 @@ func Example_sequence() {
 	//    2  8m0s      expired    8m0s      expired
 	//    3  13m0s     expired    13m0s     expired
 	//    4  13m0s     expired    13m0s     expired
-	//    5  18m0s     timed-out  18m0s     timed-out
+	//    5  18m0s     timed-out  28m0s     timed-out
 	//    6  13m0s     expired    13m0s     expired
 	//    7  13m0s     expired    13m0s     expired
-	//    8  18m0s     timed-out  15m30s    timed-out
+	//    8  18m0s     timed-out  18m0s     timed-out
 	//    9  13m0s     expired    13m0s     expired
 	//   10  13m0s     expired    13m0s     expired
-	//   11  18m0s     timed-out  14m15s    expired
-	//   12  13m0s     expired    14m15s    expired
-	//   13  13m0s     expired    14m52.5s  expired
-	//   14  18m0s     timed-out  14m52.5s  expired
-	//   15  13m0s     expired    15m11.25s timed-out
+	//   11  18m0s     timed-out  15m30s    timed-out
+	//   12  13m0s     expired    13m0s     expired
+	//   13  13m0s     expired    13m0s     expired
+	//   14  18m0s     timed-out  14m15s    expired
+	//   15  13m0s     expired    14m15s    expired
 	//   16  13m0s     expired    14m52.5s  expired
 	//   17  18m0s     timed-out  14m52.5s  expired
-	//   18  13m0s     expired    14m52.5s  expired
+	//   18  13m0s     expired    15m11.25s timed-out
 }
 
 // An EAS server answers Ping status 5 with its limit; the tuner keeps to the
@@ -110,8 +110,8 @@ func ExampleTuner_SwitchNetwork() {
 	fmt.Println(tuner.SwitchNetwork("cell:310-260"))
 	fmt.Println(tuner.SwitchNetwork("wifi:HomeAP"))
 	// Output:
-	// 18m0s -> 8m0s (network-switch)
-	// 8m0s -> 18m0s (network-switch)
+	// 28m0s -> 8m0s (network-switch)
+	// 8m0s -> 28m0s (network-switch)
 }
 
 // After a network loss the interval drops to the minimum; the first answer
@@ -119,15 +119,15 @@ func ExampleTuner_SwitchNetwork() {
 func ExampleTuner_Observe_networkLost() {
 	tuner, _ := heartbeat.New(heartbeat.Config{})
 	for i := 0; i < 5; i++ {
-		tuner.Observe(heartbeat.Expired) // 8, 8, 13, 13 (raised to 18), 18
+		tuner.Observe(heartbeat.Expired) // 8, 8, 13, 13 (raised to 28: the first search, H10), 28
 	}
 	fmt.Println(tuner.Observe(heartbeat.NetworkLost))
 	fmt.Println(tuner.Observe(heartbeat.KnownCause))
 	fmt.Println(tuner.Observe(heartbeat.Changed))
 	// Output:
-	// 18m0s -> 8m0s (network-lost)
+	// 28m0s -> 8m0s (network-lost)
 	// 8m0s (unchanged)
-	// 8m0s -> 18m0s (coverage-regained)
+	// 8m0s -> 28m0s (coverage-regained)
 }
 
 // The learned state is saved as JSON and restored on the next start.
@@ -154,9 +154,9 @@ func ExampleTuner_Restore() {
 		fmt.Println(a)
 	}
 	// Output:
-	// 8m0s -> 18m0s (state-loaded) [] <nil>
+	// 8m0s -> 28m0s (state-loaded) [] <nil>
 	// heartbeat: invalid state: version 9, want 1
-	// 18m0s
+	// 28m0s
 	// 8m0s -> 15m0s (state-loaded) <nil>
-	// network "": interval 18m0s clamped to 15m0s
+	// network "": interval 28m0s clamped to 15m0s
 }

@@ -1,6 +1,8 @@
 package heartbeat_test
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"testing"
 	"time"
@@ -70,9 +72,38 @@ func apply(tr *heartbeat.Tuner, o op) (heartbeat.Change, error) {
 	return tr.Observe(o.outcome), nil
 }
 
+// raiseLimit is the largest raise allowed from the state document doc:
+// Increment (H4), or for raise k (from 0) of Adaptive's first search on the
+// current network Increment x 3^k (H10).
+func raiseLimit(cfg heartbeat.Config, doc []byte) time.Duration {
+	inc := cmp.Or(cfg.Increment, heartbeat.DefaultIncrement)
+	if cfg.Strategy != heartbeat.Adaptive {
+		return inc
+	}
+	var d struct {
+		Network  string
+		Networks []struct {
+			ID     string
+			Search int `json:"first_search"`
+		}
+	}
+	if json.Unmarshal(doc, &d) != nil {
+		return inc
+	}
+	for _, n := range d.Networks {
+		if n.ID == d.Network {
+			for k := n.Search - 1; k > 0 && inc < heartbeat.MaxInterval; k-- {
+				inc *= 3
+			}
+		}
+	}
+	return inc
+}
+
 // TestPropertyInvariants checks, over random configurations and random
 // sequences of calls: the interval never leaves the effective bounds (H8);
-// no confirmed raise exceeds Increment, and an outcome moves the interval
+// no confirmed raise exceeds Increment (or, in Adaptive's first search on
+// a network, Increment x 3^k at raise k, H10), and an outcome moves the interval
 // up only by such a raise or an H7 restore (H4); KnownCause is the
 // identity on the whole state (H6); a TimedOut right after a raise returns
 // exactly to the interval before it (H5); every change reports the
@@ -114,8 +145,8 @@ func TestPropertyInvariants(t *testing.T) {
 			if (ch.Reason == heartbeat.ReasonNone) != (ch.From == ch.To) || ch.From != was || ch.To != s.Interval {
 				t.Fatalf("step %d: %+v at %v gave %v with interval %v", i, o, was, ch, s.Interval)
 			}
-			if ch.Reason == heartbeat.ReasonConfirmed && (ch.To <= ch.From || ch.To-ch.From > cfg.Increment) {
-				t.Fatalf("step %d: raise %v exceeds the increment %v", i, ch, cfg.Increment)
+			if limit := raiseLimit(cfg, before); ch.Reason == heartbeat.ReasonConfirmed && (ch.To <= ch.From || ch.To-ch.From > limit) {
+				t.Fatalf("step %d: raise %v exceeds %v (increment %v)", i, ch, limit, cfg.Increment)
 			}
 			// An outcome moves the interval up only by a raise (at most
 			// Increment, above) or by restoring it after coverage returns.

@@ -45,6 +45,9 @@ type networkDoc struct {
 	FloorFails int          `json:"floor_timeouts"`
 	Ceiling    jsonDuration `json:"ceiling"`
 	Stable     int          `json:"stable"`
+	// Search is the first search's state (network.search); absent in
+	// documents written before it existed, which restores as over.
+	Search int `json:"first_search,omitempty"`
 }
 
 type jsonDuration time.Duration
@@ -95,6 +98,7 @@ func (t *Tuner) MarshalJSON() ([]byte, error) {
 			FloorFails: n.floorFails,
 			Ceiling:    jsonDuration(n.ceiling),
 			Stable:     n.stable,
+			Search:     n.search,
 		})
 	}
 	t.mu.Unlock()
@@ -232,7 +236,7 @@ func (t *Tuner) validateState(doc stateDoc) (restoredState, error) {
 		case !atMost(nd.Interval) || !atMost(nd.Previous) || !atMost(nd.Confirmed) || !atMost(nd.Remembered) || !atMost(nd.Ceiling):
 			return bad("%s: a duration exceeds %v", where, MaxInterval)
 		case nd.Streak < 0 || nd.Streak > maxCount || nd.FloorFails < 0 || nd.FloorFails > maxCount ||
-			nd.Stable < 0 || nd.Stable > maxCount:
+			nd.Stable < 0 || nd.Stable > maxCount || nd.Search < 0 || nd.Search > maxCount:
 			return bad("%s: a counter is outside [0, %d]", where, maxCount)
 		}
 		seen[nd.ID] = true
@@ -276,6 +280,7 @@ func (t *Tuner) validateState(doc stateDoc) (restoredState, error) {
 			floorFails: nd.FloorFails,
 			ceiling:    time.Duration(nd.Ceiling),
 			stable:     nd.Stable,
+			search:     nd.Search,
 			used:       uint64(i + 1),
 		}
 		st.fit(n, note)

@@ -116,8 +116,8 @@ func TestRestoreRejects(t *testing.T) {
 		{"future version", edit(`"version":1`, `"version":2`), "version 2"},
 		{"unknown field", edit(`"version":1`, `"version":1,"extra":true`), "unknown field"},
 		{"trailing data", valid + "{}", "after the document"},
-		{"bad duration", edit(`"interval":"15m30s"`, `"interval":"thirteen"`), "invalid duration"},
-		{"negative duration", edit(`"interval":"15m30s"`, `"interval":"-13m0s"`), "negative"},
+		{"bad duration", edit(`"interval":"18m0s"`, `"interval":"thirteen"`), "invalid duration"},
+		{"negative duration", edit(`"interval":"18m0s"`, `"interval":"-13m0s"`), "negative"},
 		{"server range empty", edit(`"server_max":"45m0s"`, `"server_max":"30s"`), "empty"},
 		{"missing current network", edit(`"network":"wifi:Home"`, `"network":"nowhere"`), "not among"},
 		{"duplicate network", edit(`"id":"cell:310-260"`, `"id":"wifi:Home"`), "twice"},
@@ -125,8 +125,8 @@ func TestRestoreRejects(t *testing.T) {
 		{"huge counter", edit(`"streak":1`, `"streak":99999999999`), "counter"},
 		{"counter overflows int", edit(`"streak":1`, `"streak":1e30`), "cannot unmarshal"},
 		{"huge duration", edit(`"ceiling":"0s"`, `"ceiling":"2000h"`), "exceeds"},
-		{"previous not below the raised interval", edit(`"previous":"13m0s"`, `"previous":"15m30s"`), "previous interval"},
-		{"zero interval", edit(`"interval":"15m30s"`, `"interval":"0s"`), "not positive"},
+		{"previous not below the raised interval", edit(`"previous":"13m0s"`, `"previous":"18m0s"`), "previous interval"},
+		{"zero interval", edit(`"interval":"18m0s"`, `"interval":"0s"`), "not positive"},
 		{"server bound beyond a week", edit(`"server_max":"45m0s"`, `"server_max":"2000h"`), "server bound exceeds"},
 		{"no networks", `{"version":1,"network":"","server_min":"0s","server_max":"0s","networks":[]}`, "0 networks"},
 		{"oversized", `{"version":1,"network":"` + strings.Repeat("x", 1<<20) + `"}`, "exceeds"},
@@ -173,13 +173,13 @@ func TestRestoreFits(t *testing.T) {
 		other    time.Duration // of the network "" on switching to it
 		adjusted []string
 	}{
-		{"same bounds: as it was", heartbeat.Config{}, valid, 8 * time.Minute, 15*time.Minute + 30*time.Second, nil},
+		{"same bounds: as it was", heartbeat.Config{}, valid, 8 * time.Minute, 18 * time.Minute, nil},
 		{"lower Max: an interval above is cut to it", heartbeat.Config{Max: 10 * time.Minute}, valid, 8 * time.Minute, 10 * time.Minute, []string{
-			`network "": interval 15m30s clamped to 10m0s`,
+			`network "": interval 18m0s clamped to 10m0s`,
 			`network "": interval before the unproven raise (13m0s) dropped`,
 		}},
 		{"higher Min: intervals below are raised to it", heartbeat.Config{Min: 14 * time.Minute, Default: 14 * time.Minute}, valid,
-			14 * time.Minute, 15*time.Minute + 30*time.Second, []string{
+			14 * time.Minute, 18 * time.Minute, []string{
 				`network "": interval before the unproven raise 13m0s clamped to 14m0s`,
 				`network "cell:310-260": interval 8m0s clamped to 14m0s`,
 				`network "wifi:Home": interval 8m0s clamped to 14m0s`,
@@ -188,11 +188,11 @@ func TestRestoreFits(t *testing.T) {
 			`network "" dropped: more than 1 networks`,
 			`network "cell:310-260" dropped: more than 1 networks`,
 		}},
-		{"interval above Max in the document", heartbeat.Config{}, edit(`"interval":"15m30s"`, `"interval":"40m0s"`), 8 * time.Minute, 28 * time.Minute, []string{
+		{"interval above Max in the document", heartbeat.Config{}, edit(`"interval":"18m0s"`, `"interval":"40m0s"`), 8 * time.Minute, 28 * time.Minute, []string{
 			`network "": interval 40m0s clamped to 28m0s`,
 		}},
 		{"server range that excludes the device: dropped", heartbeat.Config{}, edit(`"server_max":"45m0s"`, `"server_max":"5m0s"`),
-			8 * time.Minute, 15*time.Minute + 30*time.Second, []string{
+			8 * time.Minute, 18 * time.Minute, []string{
 				`server range [1m0s, 5m0s] dropped: it does not overlap the device range [8m0s, 28m0s]`,
 			}},
 	}

@@ -62,7 +62,9 @@ const (
 
 // TestTraces covers every tuning rule (H4-H7, H10). A trace whose config
 // names no strategy runs under both, since the rules it shows are common to
-// them. Intervals are in minutes from the Direct Push documentation's defaults: Min 8, Increment
+// them; where Adaptive's first search on a network (H10: steps of 5, then
+// 15 minutes, capped at Max) makes its intervals differ, the trace states
+// Adaptive's steps apart. Intervals are in minutes from the Direct Push documentation's defaults: Min 8, Increment
 // 5, Max 28.
 func TestTraces(t *testing.T) {
 	tests := []struct {
@@ -70,6 +72,9 @@ func TestTraces(t *testing.T) {
 		cfg   heartbeat.Config
 		only  bool // run with cfg.Strategy only
 		steps []step
+		// adaptive, if set, replaces steps under Adaptive: its first
+		// search raises 13 minutes to 28, not 18 (H10).
+		adaptive []step
 	}{
 		{
 			// H4: two successive Expired raise by Increment; the streak
@@ -80,6 +85,11 @@ func TestTraces(t *testing.T) {
 				{E, 13 * minute, none}, {E, 18 * minute, confirmed},
 				{E, 18 * minute, none}, {E, 23 * minute, confirmed},
 				{E, 23 * minute, none}, {E, 28 * minute, confirmed},
+				{E, 28 * minute, none}, {E, 28 * minute, none}, {E, 28 * minute, none},
+			},
+			adaptive: []step{
+				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
 				{E, 28 * minute, none}, {E, 28 * minute, none}, {E, 28 * minute, none},
 			},
 		},
@@ -123,6 +133,12 @@ func TestTraces(t *testing.T) {
 				{E, 18 * minute, none},
 				{T, 8 * minute, timedOut},
 			},
+			adaptive: []step{
+				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
+				{E, 28 * minute, none},
+				{T, 8 * minute, timedOut},
+			},
 		},
 		{
 			// H4 + H5: an early Changed answer after a raise is not a full
@@ -132,6 +148,12 @@ func TestTraces(t *testing.T) {
 				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
 				{E, 13 * minute, none}, {E, 18 * minute, confirmed},
 				{C, 18 * minute, none}, {C, 18 * minute, none},
+				{T, 13 * minute, reverted},
+			},
+			adaptive: []step{
+				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
+				{C, 28 * minute, none}, {C, 28 * minute, none},
 				{T, 13 * minute, reverted},
 			},
 		},
@@ -164,6 +186,14 @@ func TestTraces(t *testing.T) {
 				{E, 18 * minute, restored},
 				{E, 18 * minute, none}, {E, 23 * minute, confirmed},
 			},
+			adaptive: []step{
+				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
+				{E, 28 * minute, none},
+				{L, 8 * minute, lost}, {L, 8 * minute, none}, {K, 8 * minute, none},
+				{E, 28 * minute, restored},
+				{E, 28 * minute, none}, {E, 28 * minute, none},
+			},
 		},
 		{
 			// H7: a Changed answer also proves coverage is back.
@@ -181,6 +211,12 @@ func TestTraces(t *testing.T) {
 			steps: []step{
 				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
 				{E, 13 * minute, none}, {E, 18 * minute, confirmed},
+				{L, 8 * minute, lost},
+				{E, 13 * minute, restored},
+			},
+			adaptive: []step{
+				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
 				{L, 8 * minute, lost},
 				{E, 13 * minute, restored},
 			},
@@ -223,13 +259,17 @@ func TestTraces(t *testing.T) {
 			},
 		},
 		{
-			// Adaptive (H10): the failed 18 minutes become a ceiling; the
-			// next raises go half the way there, and probing stops once the
-			// gap is within the 30-second resolution.
+			// Adaptive (H10): the first search raises 8 minutes by 5 and
+			// 13 by 15; the failed 28 minutes become a ceiling, the first
+			// search is over, and the next raises go at most half the way
+			// there (by at most Increment), until the gap is within the
+			// resolution (1/32 of the ceiling, at most 30 s).
 			name: "Adaptive halves towards the ceiling",
 			only: true,
 			steps: []step{
 				{E, 8 * minute, none}, {E, 13 * minute, confirmed},
+				{E, 13 * minute, none}, {E, 28 * minute, confirmed},
+				{T, 13 * minute, reverted}, // ceiling 28
 				{E, 13 * minute, none}, {E, 18 * minute, confirmed},
 				{T, 13 * minute, reverted}, // ceiling 18
 				{E, 13 * minute, none}, {E, 15*minute + 30*time.Second, confirmed},
@@ -262,7 +302,11 @@ func TestTraces(t *testing.T) {
 			t.Run(tc.name+"/"+s.String(), func(t *testing.T) {
 				cfg := tc.cfg
 				cfg.Strategy = s
-				runTrace(t, newTuner(t, cfg), tc.steps)
+				steps := tc.steps
+				if s == heartbeat.Adaptive && tc.adaptive != nil {
+					steps = tc.adaptive
+				}
+				runTrace(t, newTuner(t, cfg), steps)
 			})
 		}
 	}
@@ -481,8 +525,8 @@ func TestNetworks(t *testing.T) {
 			tr.Observe(E)
 		}
 	}
-	climb(4) // 18 min on the default network ""
-	if ch := tr.SwitchNetwork("wifi:Home"); ch != (heartbeat.Change{From: 18 * minute, To: 8 * minute, Reason: heartbeat.ReasonNetworkSwitch}) {
+	climb(4) // 28 min on the default network "": 8, 13, 28 (the first search, H10)
+	if ch := tr.SwitchNetwork("wifi:Home"); ch != (heartbeat.Change{From: 28 * minute, To: 8 * minute, Reason: heartbeat.ReasonNetworkSwitch}) {
 		t.Fatalf("switch to a new network: %v", ch)
 	}
 	climb(2) // 13 min at home
@@ -496,7 +540,7 @@ func TestNetworks(t *testing.T) {
 	if ch := tr.SwitchNetwork("wifi:Home"); ch.Reason != heartbeat.ReasonNone {
 		t.Fatalf("switching to the current network: %v", ch)
 	}
-	if ch := tr.SwitchNetwork(""); ch.To != 18*minute {
+	if ch := tr.SwitchNetwork(""); ch.To != 28*minute {
 		t.Fatalf("back to the first network: %v", ch)
 	}
 	if got := tr.Network(); got != "" {
@@ -526,9 +570,9 @@ func TestMaxNetworks(t *testing.T) {
 	tr.Observe(E)
 	tr.Observe(E)
 	tr.Observe(E)
-	tr.Observe(E)         // "a" at 18 min
+	tr.Observe(E)         // "a" at 28 min: 8, 13, 28 (the first search, H10)
 	tr.SwitchNetwork("b") // evicts "", the least recently used
-	if ch := tr.SwitchNetwork("a"); ch.To != 18*minute {
+	if ch := tr.SwitchNetwork("a"); ch.To != 28*minute {
 		t.Fatalf("a was forgotten: %v", ch)
 	}
 	if ch := tr.SwitchNetwork(""); ch.To != 8*minute {

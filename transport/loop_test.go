@@ -240,16 +240,16 @@ func TestLoopCycle(t *testing.T) {
 		if err := h.stop(); !errors.Is(err, context.Canceled) {
 			t.Fatalf("Run returned %v", err)
 		}
-		// 8, 8 (raise), 13 (changed: neutral), 13, 13 (raise), 18, then the
-		// 7th ping blocks.
-		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 18m0s 18m0s"; got != want {
+		// 8, 8 (raise), 13 (changed: neutral), 13, 13 (raise: Adaptive's
+		// first search goes to 28, H10), 28, then the 7th ping blocks.
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 28m0s 28m0s"; got != want {
 			t.Fatalf("heartbeats %s, want %s", got, want)
 		}
 		if got := h.syncCalls(); len(got) != 1 || strings.Join(got[0], ",") != "inbox" {
 			t.Fatalf("syncs %v, want one of [inbox]", got)
 		}
-		// Pings follow each other at once: 8+8+1s+13+13+18 minutes.
-		want := start.Add(60*time.Minute + time.Second)
+		// Pings follow each other at once: 8+8+1s+13+13+28 minutes.
+		want := start.Add(70*time.Minute + time.Second)
 		if last := h.pinger.times[len(h.pinger.times)-1]; !last.Equal(want) {
 			t.Fatalf("7th ping at %v, want %v", last.Sub(start), want.Sub(start))
 		}
@@ -418,7 +418,8 @@ func TestLoopResets(t *testing.T) {
 		h := startLoop(t, []step{expired, expired, expired, expired, reset, reset, expired}, nil, nil)
 		advance(24 * time.Hour)
 		h.stop()
-		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 18m0s 18m0s 13m0s 13m0s"; got != want {
+		// Adaptive's first search raises 13 minutes to 28 (H10).
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 28m0s 28m0s 13m0s 13m0s"; got != want {
 			t.Fatalf("heartbeats %s, want %s", got, want)
 		}
 		if len(h.syncCalls()) != 0 {
@@ -833,7 +834,8 @@ func TestLoopRefused(t *testing.T) {
 		h := startLoop(t, []step{expired, expired, expired, refused, refused, refused, expired}, nil, nil)
 		advance(24 * time.Hour)
 		h.stop()
-		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 13m0s 13m0s 18m0s"; got != want {
+		// Adaptive's first search raises 13 minutes to 28 (H10).
+		if got, want := minutes(h.pinger.heartbeats()), "8m0s 8m0s 13m0s 13m0s 13m0s 13m0s 13m0s 28m0s"; got != want {
 			t.Fatalf("heartbeats %s, want %s", got, want)
 		}
 		for _, e := range h.events.find(transport.IntervalChanged) {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pushbeat/pushbeat/heartbeat"
 	"github.com/pushbeat/pushbeat/internal/durfmt"
 )
 
@@ -16,8 +17,13 @@ func (a *app) header() {
 	if start == 0 {
 		start = c.Min
 	}
-	tuner := fmt.Sprintf("The %s tuner starts at %s (range %s to %s, steps of at most %s, %s buffer)",
-		c.Strategy, st(start), st(c.Min), st(c.Max), st(c.Increment), st(c.Buffer))
+	steps := "steps of at most " + st(c.Increment)
+	if c.Strategy == heartbeat.Adaptive {
+		// Its first search on a network (SPEC H10).
+		steps = "steps of " + st(c.Increment) + ", each 3x the last until the first timeout"
+	}
+	tuner := fmt.Sprintf("The %s tuner starts at %s (range %s to %s, %s, %s buffer)",
+		c.Strategy, st(start), st(c.Min), st(c.Max), steps, st(c.Buffer))
 	fields := []field{{"mode", o.mode.String()}, {"scale", o.scale}, {"strategy", c.Strategy.String()},
 		{"min_s", c.Min}, {"max_s", c.Max}, {"default_s", start}, {"increment_s", c.Increment},
 		{"buffer_s", c.Buffer}, {"folders", o.folders}, {"network", o.network}, {"duration_s", o.duration}}

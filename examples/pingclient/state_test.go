@@ -77,7 +77,7 @@ func TestStateOtherBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 6; i++ {
-		wide.Observe(heartbeat.Expired) // 0.2, 0.2, 0.6, 0.6, 1.0, 1.0: now at 1.4 s
+		wide.Observe(heartbeat.Expired) // 0.2, 0.2, 0.6, 0.6, 1.8, 1.8: now at 2 s (Adaptive's first search, H10)
 	}
 	if err := statefile.Save(state, wide); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestStateOtherBounds(t *testing.T) {
 	}
 	objs := jsonLines(t, out)
 	loaded := events(objs, "state-loaded")
-	if len(loaded) != 1 || !strings.Contains(fmt.Sprint(loaded[0]["adjusted"]), "interval 1.4s clamped to 1s") {
+	if len(loaded) != 1 || !strings.Contains(fmt.Sprint(loaded[0]["adjusted"]), "interval 2s clamped to 1s") {
 		t.Fatalf("state-loaded %v, want the interval clamped to -max 1s:\n%s", loaded, out)
 	}
 	if got := num(t, events(objs, "ping-started")[0], "interval_s"); got != 1 {

@@ -62,6 +62,7 @@ type options struct {
 	fleetOnly  []string
 	workers    int
 	outage     time.Duration
+	search     bool // print the first search's table instead (SPEC S5)
 }
 
 const usageHead = `Usage: simulate [flags]
@@ -87,6 +88,11 @@ requests, radio wake-ups and energy per device-day, delivery delay, deaf
 time and connections killed; -outage adds a 503 + Retry-After outage and
 reports the busiest second after it; -svg draws each strategy's CDF of
 energy per device-day.
+
+With -search it prints how long the fleet's Adaptive takes to reach 95% of
+a new network's idle timeout, per timeout, silent and resetting, beside one
+optimal search and the least worst case any single-connection search can
+promise (SPEC S5).
 
 Steady state means days 2 to -days; day 1 is discovery.
 Strategies: adaptive, classic (the heartbeat package), aosp (+5/-5 min),
@@ -134,6 +140,7 @@ func parse(args []string, stdout, stderr io.Writer) (options, error) {
 		}
 		return nil
 	})
+	fs.BoolVar(&o.search, "search", false, "print instead how long the fleet's Adaptive takes to reach 95% of a new network's idle timeout, per timeout, and the least any search can take (SPEC S5)")
 	fs.IntVar(&o.workers, "workers", 0, "fleet: goroutines sharing the devices (0: one per CPU); the result does not depend on it")
 	fs.DurationVar(&o.outage, "outage", 30*time.Minute, "fleet: a server outage (503 + Retry-After) of this length at noon of day 3 (0: none)")
 	// The flag package calls Usage on -h and on a bad flag alike; print it
@@ -205,6 +212,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func execute(o options, w io.Writer) error {
+	if o.search {
+		return search(w)
+	}
 	if o.fleet > 0 {
 		return fleet(o, w)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pushbeat/pushbeat/internal/sim"
 )
@@ -235,5 +236,34 @@ func TestBadFlags(t *testing.T) {
 	code, _, errOut := runArgs(t, "-days", "1", "-svg", filepath.Join(t.TempDir(), "missing", "chart.svg"))
 	if code != 1 || !strings.Contains(errOut, "writing the chart") {
 		t.Errorf("unwritable -svg: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestSearch checks -search (SPEC S5): a row per timeout of the table, the
+// fleet Adaptive's 42 minutes to the 28-minute maximum, and the least
+// worst case any search can promise.
+func TestSearch(t *testing.T) {
+	code, out, errOut := runArgs(t, "-search")
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	rows := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 7 {
+			continue
+		}
+		if _, err := time.ParseDuration(f[0]); err == nil {
+			rows++
+		}
+		if f[0] == "2h4m" && (f[1] != "42m" || f[4] != "42m") {
+			t.Errorf("2h4m row %q, want 42m on both paths", line)
+		}
+	}
+	if rows != len(searchTimeouts) {
+		t.Errorf("%d rows, want %d:\n%s", rows, len(searchTimeouts), out)
+	}
+	if !strings.Contains(out, "at best 1h7m21s in the worst case") {
+		t.Errorf("output lacks the lower bound:\n%s", out)
 	}
 }

@@ -27,6 +27,6 @@ func Example() {
 	if _, err := statefile.Load(path, restarted); err != nil {
 		fmt.Println(err)
 	}
-	fmt.Println(restarted.Interval())
-	// Output: 18m0s
+	fmt.Println(restarted.Interval()) // 8, 8, 13, 13, then 28 (Adaptive's first search)
+	// Output: 28m0s
 }

@@ -71,9 +71,11 @@ func TestNATLabScaled(t *testing.T) {
 // at 60 s, heartbeats from 30 s up by at most 25 s to 3 min, a 10 s
 // buffer and a 15 s resolution. The steps avoid the timeout itself (a
 // heartbeat equal to it would race the router's timer): the tuner goes 30,
+// 55, 130 (killed: Adaptive's first search triples its step, H10), back to
 // 55, 80 (killed), back to 55, 67.5 (killed), and settles at 55, within
 // the resolution below 60. One confirmation per step keeps that inside
-// the run.
+// the run: 11.3 NAT timeouts with the Reset router (two resets per killed
+// interval), and the run lasts 13.
 type plan struct {
 	nat, min, increment, max, buffer, resolution, duration time.Duration
 }
@@ -86,7 +88,7 @@ func planFor(nat time.Duration) plan {
 		max:        3 * nat,
 		buffer:     nat / 6,
 		resolution: nat / 4,
-		duration:   nat * 19 / 2,
+		duration:   nat * 13,
 	}
 }
 
@@ -313,7 +315,8 @@ func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, c
 // connection: the server's answer, or a FIN or RST either way (the
 // client's close at its deadline, the router's reset), or the ping's end
 // event if that comes first. A margin at each end (a tenth of the
-// heartbeat, at most 1 s) leaves out the rest of the request and its
+// heartbeat, or of the ping's time if a reset ended it sooner, at most 1 s)
+// leaves out the rest of the request and its
 // acknowledgement (milliseconds on this link), the answer's
 // acknowledgement, and a TLS close_notify just before a FIN. Whatever the
 // client sent in between is what T9 forbids (idle), except two kinds it did
@@ -323,7 +326,7 @@ func parseEvents(t *testing.T, lines [][]byte, start time.Time) (pings []ping, c
 // already given up on (its FIN, which the router drops as a forgotten
 // flow's).
 func heldTraffic(pkts []natlab.Packet, srv []serverLine, p ping) (span time.Duration, idle, provoked, closing []natlab.Packet, request natlab.Packet) {
-	margin := min(time.Second, p.interval/10)
+	margin := min(time.Second, p.interval/10, p.elapsed/10)
 	i := -1
 	slack := min(500*time.Millisecond, p.interval/4)
 	if j := slices.IndexFunc(srv, func(l serverLine) bool {

@@ -139,4 +139,11 @@
 // onward, per network-week. The fleet strategies (fleetstrategy.go) add
 // WeChat's Mars smart heartbeat and GCM's fixed 15/28 minutes to the
 // baselines above, each in its own documented range.
+//
+// # The first search on a new network
+//
+// Search measures how long a tuner takes on a network new to it to rest at
+// 95% of the path's idle timeout or more (the definition is in search.go),
+// and SearchLowerBound the least worst-case time any single-connection
+// search can promise over a range of timeouts, by exact minimax (SPEC S5).
 package sim

@@ -149,9 +149,11 @@ func TestTunerStrategies(t *testing.T) {
 		{want: 8 * m}, {o: E, want: 8 * m}, {o: E, want: 13 * m}, {o: E, want: 13 * m},
 		{o: E, want: 18 * m}, {o: T, want: 13 * m}, {o: E, want: 13 * m}, {o: E, want: 18 * m},
 	})
+	// Adaptive's first search raises 13 minutes to 28 (H10); after the
+	// timeout there, halfway to the ceiling by at most Increment.
 	trace(t, StrategyAdaptive, Scenario{}, []step{
 		{want: 8 * m}, {o: E, want: 8 * m}, {o: E, want: 13 * m}, {o: E, want: 13 * m},
-		{o: E, want: 18 * m}, {o: T, want: 13 * m}, {o: E, want: 13 * m}, {o: E, want: 15*m + 30*time.Second},
+		{o: E, want: 28 * m}, {o: T, want: 13 * m}, {o: E, want: 13 * m}, {o: E, want: 18 * m},
 	})
 	trace(t, StrategyAdaptive, Scenario{Min: 2 * m, Max: 4 * m}, []step{
 		{want: 2 * m}, {o: E, want: 2 * m}, {o: E, want: 4 * m},
